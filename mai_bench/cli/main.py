@@ -18,6 +18,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Render result files as a table, Markdown, HTML, CSV or JSON."),
     "devices": ("devices", "List devices on one or more adb servers."),
     "emulate": ("emulate", "Start loopback devices that speak the ADB protocol."),
+    "binaries": ("binaries", "List, fetch and verify benchmark_model binaries for Android."),
+    "baselines": ("baselines", "The challenge's published results (Table 1) and baselines."),
+    "score": ("score", "The challenge score of a PSNR and a GPU runtime, and its rank."),
+    "compare": ("compare", "Compare two sets of results: faster, slower, not significant..."),
+    "metrics": ("metrics", "PSNR and SSIM of two RGB images, as the challenge computes them."),
+    "eval": ("eval", "Fidelity of a model on RAW/RGB pairs on the host (PSNR, SSIM)."),
+    "data": ("data", "Make demo data (synthetic RAW/RGB pairs in the challenge layout)."),
 }
 
 
@@ -49,3 +56,5 @@ def main() -> None:
     from mai_bench.cli.console import run_cli
 
     run_cli(cli)
+if __name__ == "__main__":
+    main()

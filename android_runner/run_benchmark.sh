@@ -1,0 +1,31 @@
+#!/system/bin/sh
+# mai-bench's device-side run wrapper (POSIX sh; Android's toybox/mksh shell).
+#
+# usage: sh run_benchmark.sh RUN_DIR LIMIT_S BINARY [ARG...]
+#
+# Started detached by the host (nohup ... &), so a USB hiccup during a long run loses nothing: the benchmark's
+# combined output goes to RUN_DIR/log, its exit status to RUN_DIR/rc (written last, atomically), and the host
+# polls for RUN_DIR/rc. A run longer than LIMIT_S seconds is killed on the device and RUN_DIR/timed_out is left.
+run_dir=$1
+limit=$2
+shift 2
+cd "$run_dir" || exit 2
+echo $$ > wrapper.pid
+"$@" > log 2>&1 &
+child=$!
+echo "$child" > child.pid
+(
+  waited=0
+  while [ "$waited" -lt "$limit" ]; do
+    sleep 1
+    kill -0 "$child" 2>/dev/null || exit 0
+    waited=$((waited + 1))
+  done
+  echo "$limit" > timed_out
+  kill -9 "$child" 2>/dev/null
+) &
+watchdog=$!
+wait "$child"
+rc=$?
+kill "$watchdog" 2>/dev/null
+echo "$rc" > rc.tmp && mv rc.tmp rc

@@ -1,0 +1,57 @@
+"""One benchmark from model file to Result: read the model, plan the shape, run, parse, classify."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from mai_bench.errors import UsageError
+from mai_bench.model.reader import ModelInfo, read_model
+from mai_bench.model.shapes import tensor_shapes
+from mai_bench.parse import parse_log
+from mai_bench.plan import RunPlan
+from mai_bench.results.build import build_result
+from mai_bench.results.schema import ModelRef, Result
+from mai_bench.session import host_binary, host_device, run_on_host
+
+
+def shaped_plan(plan: RunPlan, model: ModelInfo) -> RunPlan:
+    """Decide whether the run must resize the input to the plan's shape; refuse shapes it cannot reach."""
+    if len(model.inputs) != 1:
+        raise UsageError(f"{model.path} has {len(model.inputs)} inputs; the challenge models have exactly one",
+                         "export the model with a single [1,H,W,4] RAW input")
+    tensor = model.inputs[0]
+    if tuple(tensor.shape_signature) == tuple(plan.input_shape):
+        return replace(plan, resize_input=False)
+    if len(tensor.shape_signature) != len(plan.input_shape):
+        raise UsageError(
+            f"{model.path} takes input of shape {list(tensor.shape_signature)}, which cannot become "
+            f"{list(plan.input_shape)}", "export the model with input [1,544,960,4] or [1,None,None,4]")
+    return replace(plan, resize_input=True, input_name=tensor.name)
+
+
+def model_ref(model: ModelInfo, plan: RunPlan) -> ModelRef:
+    """The model as a result records it, with its output shape at the plan's input shape.
+
+    When the run resizes the input, the output shape is found by resizing in LiteRT on the host first: a shape
+    the graph cannot reach is a clear error before anything runs (ResizeError, exit 2).
+    """
+    outputs = model.outputs
+    output_shape = tuple(outputs[0].shape) if len(outputs) == 1 else None
+    if plan.resize_input and len(outputs) == 1:
+        output_shape = tensor_shapes(model, plan.input_shape).of(model.primary.outputs[0])
+    return ModelRef(path=str(model.path), name=Path(model.path).stem, sha256=model.sha256,
+                    size_bytes=model.size_bytes, input_shape=tuple(plan.input_shape), output_shape=output_shape)
+
+
+def measure_on_host(model_path: Path, plan: RunPlan) -> Result:
+    """Benchmark `model_path` on this machine's CPU with the host runner (real LiteRT)."""
+    if plan.delegate not in ("xnnpack", "cpu"):
+        raise UsageError(f"--device local runs on the host CPU and has no {plan.delegate} delegate",
+                         "use --delegate xnnpack or cpu with --device local, or pick an Android device")
+    model = read_model(model_path)
+    plan = shaped_plan(plan, model)
+    ref = model_ref(model, plan)
+    raw = run_on_host(plan, Path(model_path))
+    return build_result(plan=plan, raw=raw, parsed=parse_log(raw.output), model=ref, device=host_device(),
+                        binary=host_binary())

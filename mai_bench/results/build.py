@@ -1,0 +1,100 @@
+"""From a raw run and its parsed log to one Result whose status nobody can misread.
+
+A requested accelerator (GPU, NNAPI, Hexagon) that did not take the whole graph is never reported as
+acceleration: the status says `delegate-fallback` (partial, with the counts) or `delegate-failed`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from mai_bench import __version__
+from mai_bench.plan import RunPlan
+from mai_bench.results.schema import BinaryRef, Delegation, DeviceRef, Latency, Memory, ModelRef, Result
+from mai_bench.session import RawRun
+
+ACCELERATORS = ("gpu", "nnapi", "hexagon")
+# How each requested delegate names itself in benchmark_model's log ("TfLiteGpuDelegateV2", "GPU", ...).
+_NAME_KEY = {"gpu": "gpu", "nnapi": "nnapi", "hexagon": "hexagon", "xnnpack": "xnnpack"}
+
+
+def classify(plan: RunPlan, parsed: Any, raw: RawRun) -> tuple[str, Delegation]:
+    """The result status and the delegation record of the requested delegate, from the parsed log."""
+    requested = plan.delegate
+    key = _NAME_KEY.get(requested)
+    reasons = list(parsed.failure_reasons)
+    if parsed.unsupported_ops:
+        reasons.append("ops the delegate does not support: " + ", ".join(parsed.unsupported_ops))
+    if key is None:  # plain CPU kernels: nothing is delegated on purpose
+        delegation = Delegation(requested=requested, names=tuple(parsed.delegate_names),
+                                reasons=tuple(dict.fromkeys(reasons)))
+        return _status(parsed, raw, delegation, requested), delegation
+    names = tuple(n for n in parsed.delegate_names if key in n.lower())
+    # Subgraph 0 is the model's main graph; "Replacing" lines for control-flow subgraphs do not change its count.
+    apps = [a for a in parsed.delegates_applied if key in a.name.lower() and a.subgraph in (0, None)]
+    delegated = sum(a.nodes_replaced for a in apps) if apps else None
+    total = next((a.nodes_total for a in apps if a.nodes_total is not None), None)
+    verdict = parsed.fallback_verdict if names else None
+    full = None
+    if delegated is not None and total is not None:
+        full = delegated >= total
+    elif verdict is not None:
+        full = verdict == "full"
+    failed = bool(parsed.delegate_failed) or verdict == "none"
+    if requested in ACCELERATORS and not failed and not names:
+        failed = True
+        reasons.append(f"the log shows no sign that the {requested} delegate was applied; the run used the CPU")
+    if full is False and parsed.delegate_kernels is not None and delegated is None:
+        reasons.append(f"the graph is only partly delegated ({parsed.delegate_kernels} delegate kernel(s)); "
+                       "the rest ran on the CPU")
+    elif full is False and delegated is not None and total is not None:
+        reasons.append(f"the delegate took {delegated} of {total} nodes; the rest ran on the CPU")
+    delegation = Delegation(requested=requested, names=names, nodes_delegated=delegated, nodes_total=total,
+                            full=full, fallback=failed or full is False, failed=failed,
+                            reasons=tuple(dict.fromkeys(reasons)))
+    return _status(parsed, raw, delegation, requested), delegation
+
+
+def _status(parsed: Any, raw: RawRun, delegation: Delegation, requested: str) -> str:
+    if raw.timed_out:
+        return "timeout"
+    if requested in ACCELERATORS and delegation.failed:
+        return "delegate-failed"
+    if parsed.status in ("failed", "crashed"):
+        return parsed.status
+    if requested in ACCELERATORS and delegation.fallback:
+        return "delegate-fallback"  # even from a truncated log: these numbers are not the accelerator's
+    if parsed.status != "ok":
+        return parsed.status
+    if raw.exit_code not in (0, None):
+        return "failed"
+    return "ok"
+
+
+def latency_ms(parsed: Any) -> Latency:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else value / 1000.0
+
+    return Latency(init=ms(parsed.init_us), first=ms(parsed.first_us), warmup_avg=ms(parsed.warmup_avg_us),
+                   avg=ms(parsed.inference_avg_us), std=ms(parsed.std_us), min=ms(parsed.min_us),
+                   max=ms(parsed.max_us), median=ms(parsed.median_us), p5=ms(parsed.p5_us), p95=ms(parsed.p95_us),
+                   count=parsed.count)
+
+
+def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, device: DeviceRef,
+                 binary: BinaryRef, extra: dict[str, Any] | None = None,
+                 warnings: tuple[str, ...] = ()) -> Result:
+    status, delegation = classify(plan, parsed, raw)
+    notes = list(warnings)
+    if raw.timed_out:
+        notes.append(f"the run exceeded its time limit after {raw.duration_s:.0f} s and was killed; "
+                     "raise --max-secs or lower --runs")
+    return Result(
+        status=status, model=model, device=device, delegate=plan.delegate, settings=plan.to_dict(),
+        argv=raw.argv, binary=binary, latency_ms=latency_ms(parsed),
+        memory_mb=Memory(init=parsed.memory_init_mb, overall=parsed.memory_overall_mb, peak=parsed.peak_mb),
+        delegation=delegation, raw_log=raw.output, tool_version=__version__,
+        created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes), extra=extra or {},
+    )

@@ -1,0 +1,80 @@
+"""Save and load result documents. Writes are atomic (temp file + rename): a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from mai_bench.errors import UsageError
+from mai_bench.results.schema import Result, ResultFormatError, result_from_dict
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def result_filename(result: Result) -> str:
+    stamp = result.created_at.replace(":", "").replace("-", "").split(".")[0]
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in result.model.name)[:60]
+    serial = "".join(c if c.isalnum() or c in "._-" else "_" for c in result.device.serial)[:40]
+    return f"{stamp}_{name}_{serial}_{result.delegate}.json"
+
+
+def save_result(result: Result, out_dir: Path) -> Path:
+    path = Path(out_dir) / result_filename(result)
+    write_atomic(path, json.dumps(result.to_dict(), indent=2) + "\n")
+    return path
+
+
+def load_results(path: Path) -> list[Result]:
+    """Load a result file: one JSON object, a JSON list of them, or JSON lines."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"result file {path} does not exist", "pass a file written by `mai-bench run --out`") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read result file {path}: {error}", "check the path and its permissions") from None
+    try:
+        data = json.loads(text)
+        items = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        try:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise ResultFormatError(f"{path} is not JSON or JSON lines: {error}",
+                                    "pass a file written by `mai-bench run --out`") from None
+    results = []
+    for item in items:
+        try:
+            results.append(result_from_dict(item))
+        except ResultFormatError as error:
+            raise ResultFormatError(f"{path}: {error.message}", error.fix) from None
+    return results
+
+
+def collect_results(paths) -> list[Result]:
+    """Load every result from files and folders (a folder: its *.json and *.jsonl files, sorted)."""
+    results: list[Result] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
+            if not files:
+                raise UsageError(f"{path} holds no result files", "pass the folder given to `mai-bench run --out`")
+            for file in files:
+                results.extend(load_results(file))
+        else:
+            results.extend(load_results(path))
+    return results
