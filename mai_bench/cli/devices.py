@@ -1,0 +1,63 @@
+"""`mai-bench devices [--adb-server HOST:PORT ...] [--json]`: every device on every adb server."""
+
+from __future__ import annotations
+
+import click
+
+from mai_bench.cli.console import console, print_json
+from mai_bench.cli.options import adb_server_option
+
+
+@click.command("devices")
+@adb_server_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table.")
+def command(servers, as_json: bool) -> None:
+    """List every device on every adb server with its state, profile, SoC, OS and temperatures."""
+    from mai_bench.device.discovery import list_devices
+
+    listing = list_devices(servers)
+    if as_json:
+        print_json(listing.to_dict())
+        return
+    _render(listing)
+
+
+def _temp(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} °C"
+
+
+def _render(listing) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = console()
+    if not listing.devices:
+        out.print(f"No devices on {', '.join(listing.servers)}.")
+    else:
+        table = Table(title=f"Devices on {', '.join(listing.servers)}", title_justify="left")
+        # Servers and serials are typed back into --device: never wrapped or cut; the rest folds if it must.
+        for column in ("server", "serial"):
+            table.add_column(column, no_wrap=True, min_width=max(len(getattr(d, column)) for d in listing.devices))
+        for column in ("state", "profile", "model", "SoC", "ABI", "Android", "max temp", "battery", "emulated"):
+            table.add_column(column, overflow="fold")
+        for d in listing.devices:
+            p, t = d.props, d.telemetry
+            soc = " ".join(v for v in (p.get("ro.soc.manufacturer"), d.soc) if v) or "-"
+            android = f"{p['ro.build.version.release']} (SDK {d.sdk})" if "ro.build.version.release" in p else "-"
+            table.add_row(
+                escape(d.server), escape(d.serial), escape(d.state) if d.ready else f"[red]{escape(d.state)}[/]",
+                escape(d.profile or "-"), escape(d.model or "-"), escape(soc), escape(p.get("ro.product.cpu.abi", "-")),
+                escape(android), _temp(t.max_temp_c if t else None), _temp(t.battery_c if t else None),
+                ("yes" if d.emulated else "no") if d.props else "-",
+            )
+        out.print(table)
+    for d in listing.devices:
+        if d.probe_error or d.fix:
+            what = f"could not be read: {d.probe_error}" if d.probe_error else f"is {d.state}"
+            out.print(f"[red]{escape(d.serial)} on {escape(d.server)} {escape(what)}[/]")
+            if d.fix:
+                out.print(f"  [yellow]fix:[/] {escape(d.fix)}")
+    for problem in listing.problems:
+        out.print(f"[red]adb server {escape(problem.server)} {escape(problem.message)}[/]")
+        if problem.fix:
+            out.print(f"  [yellow]fix:[/] {escape(problem.fix)}")
