@@ -46,7 +46,7 @@ def model_ref(model: ModelInfo, plan: RunPlan) -> ModelRef:
 
 def measure_on_host(model_path: Path, plan: RunPlan) -> Result:
     """Benchmark `model_path` on this machine's CPU with the host runner (real LiteRT)."""
-    if plan.delegate not in ("xnnpack", "cpu"):
+    if plan.delegate not in ("xnnpack", "cpu"):  # the host runner would only report the delegate missing
         raise UsageError(f"--device local runs on the host CPU and has no {plan.delegate} delegate",
                          "use --delegate xnnpack or cpu with --device local, or pick an Android device")
     model = read_model(model_path)

@@ -82,9 +82,13 @@ def latency_ms(parsed: Any) -> Latency:
                    count=parsed.count)
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, device: DeviceRef,
-                 binary: BinaryRef, extra: dict[str, Any] | None = None,
-                 warnings: tuple[str, ...] = ()) -> Result:
+                 binary: BinaryRef, extra: dict[str, Any] | None = None, warnings: tuple[str, ...] = (),
+                 transfer: dict[str, Any] | None = None, thermal: dict[str, Any] | None = None) -> Result:
     status, delegation = classify(plan, parsed, raw)
     notes = list(warnings)
     if raw.timed_out:
@@ -95,6 +99,20 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
         argv=raw.argv, binary=binary, latency_ms=latency_ms(parsed),
         memory_mb=Memory(init=parsed.memory_init_mb, overall=parsed.memory_overall_mb, peak=parsed.peak_mb),
         delegation=delegation, raw_log=raw.output, tool_version=__version__,
-        created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes), extra=extra or {},
+        created_at=_now(), exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes),
+        transfer=transfer or {}, thermal=thermal or {}, extra=extra or {},
+    )
+
+
+def infra_result(*, plan: RunPlan, error: Exception, model: ModelRef, device: DeviceRef,
+                 binary: BinaryRef | None = None, argv: tuple[str, ...] = (), extra: dict[str, Any] | None = None,
+                 transfer: dict[str, Any] | None = None, thermal: dict[str, Any] | None = None) -> Result:
+    """A job that the device or adb let down: status `infra-error`, the reason kept, no numbers."""
+    reason = str(error)
+    return Result(
+        status="infra-error", model=model, device=device, delegate=plan.delegate, settings=plan.to_dict(),
+        argv=argv, binary=binary or BinaryRef(name="unknown", sha256=None), latency_ms=Latency(),
+        memory_mb=Memory(), delegation=Delegation(requested=plan.delegate, reasons=(reason.splitlines()[0],)),
+        raw_log=reason, tool_version=__version__, created_at=_now(), warnings=(reason.splitlines()[0],),
+        transfer=transfer or {}, thermal=thermal or {}, extra=extra or {},
     )

@@ -124,6 +124,10 @@ class Result:
     exit_code: int | None = None
     duration_s: float | None = None
     warnings: tuple[str, ...] = ()
+    # role ("binary", "model", ...) -> {"remote", "sha256", "size_bytes", "cached", "pushed_bytes"}
+    transfer: dict[str, Any] = field(default_factory=dict)
+    # temperatures before and after the run, limits, time waited to cool down (device runs)
+    thermal: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     schema: str = SCHEMA
 

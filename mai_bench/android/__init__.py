@@ -1,0 +1,1 @@
+"""Benchmarks on Android devices over ADB: staging, detached runs, thermal gating."""

@@ -1,0 +1,167 @@
+"""`mai-bench run MODEL --device sm8450 --delegate gpu`: one benchmark on an Android device, end to end.
+
+model -> plan (shape) -> binary -> staging (content-hash cache) -> thermal gate -> detached run -> parsed run
+-> classified result, with the device properties, binary and model sha256, exact argv, temperatures and
+transfers recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from mai_bench.android.remote_run import run_detached
+from mai_bench.android.staging import StagedFile, content_path, stage
+from mai_bench.android.thermal import ThermalLimits, thermal_record, wait_until_cool
+from mai_bench.device.device import Device
+from mai_bench.device.discovery import DeviceInfo
+from mai_bench.device.errors import DeviceError
+from mai_bench.device.profiles import Profile, get_profile
+from mai_bench.device.telemetry import read_telemetry
+from mai_bench.errors import InfraError, UsageError
+from mai_bench.measure import model_ref, shaped_plan
+from mai_bench.model.reader import read_model
+from mai_bench.parse import parse_log
+from mai_bench.plan import RunPlan
+from mai_bench.resources import data_dir
+from mai_bench.results.build import build_result, infra_result
+from mai_bench.results.schema import BinaryRef, DeviceRef, Result
+from mai_bench.session import run_timeout, sha256_file
+
+DEVICE_HASH_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class DeviceRunOptions:
+    """How to run on a device, beyond what to measure (the plan)."""
+
+    benchmark_binary: Path | None = None  # a custom build; default: the profile's preinstalled one, or the nightly
+    binary_name: str | None = None  # a manifest entry other than the default
+    hexagon_libs: Path | None = None  # folder with libhexagon_interface.so and the skel libraries
+    thermal: ThermalLimits = ThermalLimits()
+
+
+Status = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def device_ref(target: DeviceInfo) -> DeviceRef:
+    props = dict(target.props)
+    return DeviceRef(serial=target.serial, backend="adb", soc=target.soc, profile=target.profile,
+                     server=target.server, emulated=target.emulated, properties=props)
+
+
+def _staged(role: str, local: Path, folder: str, name: str | None = None) -> StagedFile:
+    sha = sha256_file(local)
+    return StagedFile(role, local, content_path(folder, sha, name or local.name), sha, local.stat().st_size)
+
+
+def _binary(device: Device, target: DeviceInfo, profile: Profile | None, options: DeviceRunOptions,
+            status: Status) -> tuple[StagedFile | None, str, BinaryRef]:
+    """What benchmark_model to run: a custom build, the profile's preinstalled one, or the official nightly."""
+    if options.benchmark_binary is None and profile is not None and profile.preinstalled_binary:
+        remote = profile.preinstalled_binary
+        sha = device.sha256(remote, DEVICE_HASH_TIMEOUT_S)
+        return None, remote, BinaryRef(name=posixpath.basename(remote), sha256=sha, path=remote,
+                                       version=f"preinstalled on the {profile.name} profile's device")
+    from mai_bench.binaries.resolve import resolve_binary
+
+    abi = target.props.get("ro.product.cpu.abi", "")
+    if options.benchmark_binary is None:
+        status(f"resolving benchmark_model for {abi or 'unknown ABI'}")
+    found = resolve_binary(abi, options.binary_name, options.benchmark_binary)
+    staged = StagedFile("binary", found.path, content_path("bin", found.sha256, "benchmark_model"), found.sha256,
+                        found.path.stat().st_size)
+    return staged, staged.remote, BinaryRef(name=found.name, sha256=found.sha256, path=str(found.path),
+                                            version=f"{found.source}" + (f", {found.abi}" if found.abi else ""))
+
+
+def _hexagon_files(folder: Path) -> tuple[list[StagedFile], str]:
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    if not files:
+        raise UsageError(f"--hexagon-libs {folder} holds no files",
+                         "pass the folder with libhexagon_interface.so and the libhexagon_nn_skel*.so files")
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + sha256_file(f).encode())
+    remote_dir = content_path("hexagon", digest.hexdigest(), "")
+    staged = [StagedFile("hexagon:" + f.name, f, posixpath.join(remote_dir, f.name), sha256_file(f),
+                         f.stat().st_size) for f in files]
+    return staged, remote_dir.rstrip("/")
+
+
+def preflight_warnings(plan: RunPlan, profile: Profile | None) -> list[str]:
+    """What the profile says will not work, said before running."""
+    if profile is None:
+        return ["the device matches no SoC profile: delegate expectations and published baselines are unknown"]
+    if plan.delegate not in profile.delegates:
+        note = f"the {profile.display_name} profile does not expect the {plan.delegate} delegate to work"
+        if plan.delegate == "hexagon":
+            note += " (the Hexagon NN delegate does not serve this DSP generation)"
+        return [note + "; expect delegate-failed"]
+    return []
+
+
+def measure_on_device(model_path: Path, plan: RunPlan, target: DeviceInfo,
+                      options: DeviceRunOptions = DeviceRunOptions(), status: Status = _quiet) -> Result:
+    """Benchmark `model_path` on `target`. The benchmark's own outcome (ok, delegate-failed, crashed...) is a
+    Result; a device or adb failure after the model was read is a Result with status `infra-error`."""
+    model = read_model(model_path)
+    plan = shaped_plan(plan, model)
+    ref = model_ref(model, plan)
+    profile = get_profile(target.profile) if target.profile else None
+    warnings = preflight_warnings(plan, profile)
+    for note in warnings:
+        status("warning: " + note)
+    device = target.device()
+    dref = device_ref(target)
+    transfers: dict = {}
+    thermal: dict = {}
+    binary = BinaryRef(name="unknown", sha256=None)
+    argv: tuple[str, ...] = ()
+    try:
+        staged_binary, binary_remote, binary = _binary(device, target, profile, options, status)
+        wrapper = _staged("wrapper", data_dir("android_runner") / "run_benchmark.sh", "runner")
+        model_file = StagedFile("model", Path(model_path), content_path("models", model.sha256, Path(model_path).name),
+                                model.sha256, model.size_bytes)
+        files = [f for f in (staged_binary, wrapper, model_file) if f is not None]
+        if plan.delegate == "hexagon" and options.hexagon_libs is not None:
+            libs, lib_dir = _hexagon_files(options.hexagon_libs)
+            files += libs
+            plan = replace(plan, hexagon_lib_path=lib_dir)
+        status(f"staging {len(files)} file(s) on {target.serial}")
+        transfers = {t.role: t.to_dict() for t in stage(device, files)}
+        status(f"waiting for {target.serial} to cool down")
+        before, waited, hot = wait_until_cool(
+            device, options.thermal, lambda s, h: status(f"cooling down ({s:.0f} s): " + ", ".join(h)))
+        if hot:
+            warnings.append(f"still hot after waiting {waited:.0f} s: {', '.join(hot)}; results may be throttled")
+        argv = (binary_remote, *plan.benchmark_flags(model_file.remote))
+        limit = run_timeout(plan)
+        status(f"running {model_path.name} on {target.serial} ({plan.delegate})")
+        raw = run_detached(device, wrapper.remote, argv, limit,
+                           on_poll=lambda s: status(f"running {model_path.name} on {target.serial} "
+                                                    f"({plan.delegate}) {s:.0f} s"))
+        after = _telemetry_or_none(device)
+        thermal = thermal_record(before, after, waited, options.thermal)
+        if thermal["hot_after"]:
+            warnings.append("the device got hotter than its limit during the run: " + ", ".join(thermal["hot_after"])
+                            + "; raise --cooldown-timeout, lower --runs, or let it rest between runs")
+    except (DeviceError, InfraError) as error:
+        return infra_result(plan=plan, error=error, model=ref, device=dref, binary=binary, argv=argv,
+                            transfer=transfers, thermal=thermal)
+    return build_result(plan=plan, raw=raw, parsed=parse_log(raw.output), model=ref, device=dref, binary=binary,
+                        warnings=tuple(warnings), transfer=transfers, thermal=thermal)
+
+
+def _telemetry_or_none(device: Device):
+    try:
+        return read_telemetry(device)
+    except DeviceError:
+        return None
