@@ -35,6 +35,7 @@ class RunPlan:
     hexagon_lib_path: str | None = None
     op_profiling: bool = False
     allow_fallback: bool = False
+    time_limit_s: float | None = None  # wall clock for the whole run; None: both phases' max_secs + start-up
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -52,6 +53,8 @@ class RunPlan:
             raise UsageError(f"unknown GPU backend {self.gpu_backend!r}", "use --gpu-backend cl or gl")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise UsageError(f"unknown precision {self.precision!r}", "use --precision fp16 or fp32")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise UsageError(f"the run time limit must be positive, got {self.time_limit_s}", "pass --run-timeout > 0")
         if any(d < 1 for d in self.input_shape):
             raise UsageError(f"input shape {self.input_shape} has a dimension below 1", "give positive dims")
 

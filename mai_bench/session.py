@@ -38,8 +38,8 @@ class RawRun:
 
 
 def run_timeout(plan: RunPlan) -> float:
-    """The wall-clock limit of one run: warm-up and timed phases may each take max_secs."""
-    return 2 * plan.max_secs + INIT_ALLOWANCE_S
+    """The wall-clock limit of one run: the plan's, else warm-up and timed phases may each take max_secs."""
+    return plan.time_limit_s if plan.time_limit_s is not None else 2 * plan.max_secs + INIT_ALLOWANCE_S
 
 
 def host_runner_argv() -> list[str]:

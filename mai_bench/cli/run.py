@@ -50,6 +50,8 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Keep running until at least this many seconds of timed runs.")
 @click.option("--max-secs", type=click.FloatRange(min=0.001), default=150.0, show_default=True,
               help="Stop each phase after this many seconds.")
+@click.option("--run-timeout", type=click.FloatRange(min=0.001), default=None,
+              help="Kill a run (on the device) after this many seconds. Default: 2 x --max-secs + 120.")
 @click.option("--input-shape", callback=_shape, default=None,
               help="Input shape to run at (default the challenge's 1,544,960,4).")
 @click.option("--gpu-backend", type=click.Choice(["cl", "gl"]), default=None, help="GPU delegate backend.")
@@ -72,7 +74,7 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Write each result as JSON into this folder (atomically, as soon as it is measured).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result JSON (a list for several) on stdout.")
 def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str, ...] | None,
-            threads: int | None, runs: int, warmup: int, min_secs: float, max_secs: float,
+            threads: int | None, runs: int, warmup: int, min_secs: float, max_secs: float, run_timeout: float | None,
             input_shape: tuple[int, ...] | None, gpu_backend: str | None, precision: str | None,
             nnapi_accelerator: str | None, hexagon_libs: Path | None, benchmark_binary: Path | None,
             op_profiling: bool, max_temp_c: float, max_battery_c: float, cooldown_timeout: float,
@@ -86,6 +88,7 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
     local = device.strip().lower() == "local"
     delegates = delegates or (("xnnpack",) if local else ("gpu",))
     settings = dict(threads=threads, runs=runs, warmup=warmup, min_secs=min_secs, max_secs=max_secs,
+                    time_limit_s=run_timeout,
                     gpu_backend=gpu_backend, precision=precision, nnapi_accelerator=nnapi_accelerator,
                     op_profiling=op_profiling, allow_fallback=allow_fallback)
     if input_shape is not None:

@@ -1,0 +1,138 @@
+"""`mai-bench run --device sm8450` against loopback devices, through the real adb server: the whole Android path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mai_bench.emulate.adbd.spec import Faults
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "tests" / "fixtures" / "models"
+LOGS = ROOT / "tests" / "fixtures" / "logs"
+FAST = ["--runs", "3", "--warmup", "1", "--min-secs", "0", "--threads", "2", "--cooldown-timeout", "0"]
+
+
+def mai_bench(server, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOME": str(server.home)}
+    return subprocess.run([sys.executable, "-m", "mai_bench.cli.main", *args, "--adb-server", server.address],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def run_json(server, *args: str, expect: int = 0):
+    proc = mai_bench(server, "run", *args, "--json", *FAST)
+    assert proc.returncode == expect, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_xnnpack_run_is_ok_full_hd_and_cached_the_second_time(adb_server, loopback) -> None:
+    device = loopback.one()
+    first = run_json(adb_server, str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                     "--delegate", "xnnpack")
+    assert first["status"] == "ok"
+    assert first["model"]["input_shape"] == [1, 544, 960, 4]
+    assert first["model"]["output_shape"] == [1, 1088, 1920, 3]
+    assert first["latency_ms"]["count"] >= 3 and first["latency_ms"]["median"] > 0
+    assert first["device"]["serial"] == device.serial and first["device"]["emulated"] is True
+    assert first["device"]["profile"] == "loopback-sm8450"
+    assert first["device"]["properties"]["ro.soc.model"] == "SM8450"
+    assert first["binary"]["path"] == "/system/bin/benchmark_model" and len(first["binary"]["sha256"]) == 64
+    assert first["argv"][0] == "/system/bin/benchmark_model"
+    assert first["transfer"]["model"]["cached"] is False
+    assert first["transfer"]["model"]["pushed_bytes"] == (MODELS / "tiny_isp_fullhd.tflite").stat().st_size
+    assert first["thermal"]["before"]["battery_c"] is not None and first["thermal"]["after"] is not None
+    second = run_json(adb_server, str(MODELS / "tiny_isp_fullhd.tflite"), "--device", device.serial,
+                      "--delegate", "xnnpack")
+    assert all(t["cached"] and t["pushed_bytes"] == 0 for t in second["transfer"].values())
+    runs = device.root / "data" / "local" / "tmp" / "mai-bench" / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), "run folders are removed afterwards"
+
+
+def test_gpu_on_the_loopback_device_is_never_reported_as_gpu_numbers(adb_server, loopback) -> None:
+    loopback.one()
+    proc = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                     "--delegate", "gpu,xnnpack", "--json", *FAST)
+    assert proc.returncode == 1, proc.stderr
+    gpu, xnnpack = json.loads(proc.stdout)
+    assert gpu["delegate"] == "gpu" and gpu["status"] in ("delegate-failed", "delegate-fallback")
+    assert gpu["delegation"]["fallback"] is True and gpu["delegation"]["reasons"]
+    assert xnnpack["delegate"] == "xnnpack" and xnnpack["status"] == "ok"
+    allowed = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                        "--delegate", "gpu", "--allow-fallback", *FAST)
+    assert allowed.returncode == 1, "delegate-failed is a failure even with --allow-fallback"
+
+
+# Real phone logs, printed by the loopback device's benchmark_model: classification of real GPU, NNAPI and
+# Hexagon output through the same on-device path as a live run.
+GOLDEN = [
+    ("017_pocox3-gpu-full-opprofile.txt", "gpu", 0, "ok", 0),
+    ("019_umi-sd865-hexagon-125of125-then-failed.txt", "hexagon", 1, "delegate-failed", 1),
+    ("005_mi11-sd888-nnapi-qtidefault-failed.txt", "nnapi", 1, "delegate-failed", 1),
+    ("025_benchmarkapp-logcat-nnapi-partial-44kernels-truncated.txt", "nnapi", 0, "delegate-fallback", 1),
+    ("009_synaptics-synapnpu-nnapi-full-tf215.txt", "nnapi", 0, "ok", 0),
+    ("021_pixel4-sd855-cpu-segfault-during-warmup.txt", "cpu", 139, "crashed", 1),
+]
+
+
+@pytest.mark.parametrize("log, delegate, binary_exit, status, exit_code", GOLDEN, ids=[g[0][:3] for g in GOLDEN])
+def test_recorded_phone_logs_through_the_device_path(adb_server, loopback, log, delegate, binary_exit, status,
+                                                     exit_code) -> None:
+    loopback.one(faults=Faults(benchmark_log_file=str(LOGS / log), benchmark_exit_code=binary_exit))
+    proc = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                     "--delegate", delegate, "--json", *FAST)
+    assert proc.returncode == exit_code, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == status
+    assert result["raw_log"].strip() == (LOGS / log).read_text(errors="replace").strip()
+
+
+def test_hostile_model_name_reaches_the_device_as_one_argument(adb_server, loopback, tmp_path: Path) -> None:
+    device = loopback.one()
+    name = "isp 'q\" ;$(touch pwned)`id`&& é\n.tflite"
+    hostile = tmp_path / name
+    hostile.write_bytes((MODELS / "tiny_isp_fullhd.tflite").read_bytes())
+    result = run_json(adb_server, str(hostile), "--device", "sm8450", "--delegate", "xnnpack")
+    assert result["status"] == "ok"
+    calls = [json.loads(line) for line in device.argv_log.read_text().splitlines()]
+    graphs = [a for call in calls for a in call["argv"] if a.startswith("--graph=")]
+    assert graphs and graphs[-1].endswith("/" + name)
+    assert not list(device.root.rglob("pwned")) and not (Path.cwd() / "pwned").exists()
+
+
+def test_a_run_past_its_limit_is_killed_on_the_device(adb_server, loopback) -> None:
+    device = loopback.one(faults=Faults(benchmark_sleep_s=60))
+    proc = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                     "--delegate", "xnnpack", "--json", "--run-timeout", "3", "--runs", "1", "--min-secs", "0",
+                     "--cooldown-timeout", "0", timeout=400)
+    result = json.loads(proc.stdout)
+    assert result["status"] == "timeout", result["raw_log"]
+    assert proc.returncode == 3
+    assert result["duration_s"] < 60, "killed at its limit, not after the stand-in's 60 s"
+    left = [p for p in _all_pids() if str(device.root) in _cmdline(p) and "benchmark" in _cmdline(p)]
+    assert not left, f"benchmark processes left on the device: {left}"
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_hot_device_is_flagged(adb_server, loopback) -> None:
+    device = loopback.one()
+    zone = next((device.root / "sys" / "class" / "thermal").glob("thermal_zone*/temp"))
+    zone.write_text("71000\n")
+    result = run_json(adb_server, str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                      "--delegate", "xnnpack")
+    assert result["thermal"]["hot_before"] and "71.0" in result["thermal"]["hot_before"][0]
+    assert any("still hot" in w for w in result["warnings"])
