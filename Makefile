@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mai-bench-installed
 DEMO_OUT ?= demo-out
-REF := mai_bench/reference_models
 
 .PHONY: demo test bench install clean
 
@@ -21,9 +20,7 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	rm -rf $(DEMO_OUT)
-	$(BIN)/mai-bench run $(REF)/microisp_1_0.tflite $(REF)/microisp_0_5.tflite $(REF)/pynet_v2_mobile.tflite \
-		--device local --delegate xnnpack --threads 2 --runs 5 --warmup 1 --min-secs 0 --out $(DEMO_OUT)
-	$(BIN)/mai-bench report $(DEMO_OUT)
+	DEMO_OUT=$(DEMO_OUT) $(BIN)/python scripts/demo.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
