@@ -19,11 +19,12 @@ from mai_bench.android.staging import REMOTE_ROOT
 from mai_bench.session import RawRun
 
 START_TIMEOUT_S = 15.0
-POLL_TIMEOUT_S = 10.0
+POLL_TIMEOUT_S = 10.0  # on top of the time a wait shell waits on the device
 COLLECT_TIMEOUT_S = 60.0
 CLEANUP_TIMEOUT_S = 15.0
-POLL_FIRST_S = 0.05  # polls start fast (short runs) and slow down to POLL_MAX_S (long runs)
-POLL_MAX_S = 1.0
+DEVICE_POLL_S = 0.05  # how often the wait shell looks for the rc file, on the device
+WAIT_CHUNK_S = 5.0  # one wait shell lasts at most this long, so progress shows and a dead link is noticed
+RECONNECT_PAUSE_S = 1.0
 # How long a device may stay unreachable during a run before the run is given up (a cable re-plug, an adb
 # server restart); the benchmark itself goes on on the device meanwhile.
 RECONNECT_GRACE_S = 30.0
@@ -35,11 +36,24 @@ def new_run_dir() -> str:
     return posixpath.join(REMOTE_ROOT, "runs", time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8])
 
 
-def start_detached(device: Device, wrapper: str, run_dir: str, limit_s: float, argv: Sequence[str]) -> None:
-    """Start `argv` under the wrapper in RUN_DIR, detached from this adb connection."""
+def _wait_script(run_dir: str, seconds: float) -> str:
+    """Shell that waits on the device (polling a local file: no round trips) until the run's rc file exists or
+    `seconds` pass, then prints the rc (and `timed_out` if the wrapper killed the run); prints nothing if not
+    done yet."""
+    rc_path, flag_path = (quote_argv([posixpath.join(run_dir, name)]) for name in ("rc", "timed_out"))
+    ticks = max(1, int(seconds / DEVICE_POLL_S))
+    return (f"i=0; while [ ! -e {rc_path} ] && [ $i -lt {ticks} ]; do sleep {DEVICE_POLL_S}; i=$((i+1)); done; "
+            f"cat {rc_path} 2>/dev/null && test -e {flag_path} && echo timed_out; true")
+
+
+def start_detached(device: Device, wrapper: str, run_dir: str, limit_s: float, argv: Sequence[str],
+                   wait_s: float) -> str:
+    """Start `argv` under the wrapper in RUN_DIR, detached from this adb connection (setsid + nohup), and wait
+    up to `wait_s` on the device for it to finish, in the same round trip. Returns what the wait printed."""
     inner = quote_argv(["sh", wrapper, run_dir, str(int(limit_s) + 1), *argv])
-    script = f"mkdir -p {quote_argv([run_dir])} && (setsid nohup {inner} </dev/null >/dev/null 2>&1 &)"
-    device.shell(["sh", "-c", script], START_TIMEOUT_S, check=True)
+    script = (f"mkdir -p {quote_argv([run_dir])} && (setsid nohup {inner} </dev/null >/dev/null 2>&1 &) && "
+              + _wait_script(run_dir, wait_s))
+    return device.shell(["sh", "-c", script], START_TIMEOUT_S + wait_s, check=True).out
 
 
 def run_detached(device: Device, wrapper: str, argv: Sequence[str], limit_s: float,
@@ -51,9 +65,10 @@ def run_detached(device: Device, wrapper: str, argv: Sequence[str], limit_s: flo
     """
     run_dir = new_run_dir()
     started = time.monotonic()
-    start_detached(device, wrapper, run_dir, limit_s, argv)
+    answer = start_detached(device, wrapper, run_dir, limit_s, argv, min(WAIT_CHUNK_S, limit_s + WRAPPER_SLACK_S))
     try:
-        rc_text, timed_out = _wait_for_rc(device, run_dir, started + limit_s + WRAPPER_SLACK_S, on_poll)
+        rc_text, timed_out = _wait_for_rc(device, run_dir, answer, started, started + limit_s + WRAPPER_SLACK_S,
+                                          on_poll)
         log = _read(device, posixpath.join(run_dir, "log"))
     except BaseException:
         _stop_quietly(device, run_dir)
@@ -64,33 +79,29 @@ def run_detached(device: Device, wrapper: str, argv: Sequence[str], limit_s: flo
                   duration_s=time.monotonic() - started, timed_out=timed_out)
 
 
-def _wait_for_rc(device: Device, run_dir: str, deadline: float,
+def _wait_for_rc(device: Device, run_dir: str, answer: str, started: float, deadline: float,
                  on_poll: Callable[[float], None] | None) -> tuple[str, bool]:
-    rc_path, flag_path = posixpath.join(run_dir, "rc"), posixpath.join(run_dir, "timed_out")
-    probe = f"cat {quote_argv([rc_path])} 2>/dev/null && test -e {quote_argv([flag_path])} && echo timed_out"
-    delay, lost_since = POLL_FIRST_S, None
-    start = time.monotonic()
-    while True:
+    lost_since = None
+    while not answer.strip():
         if on_poll is not None:
-            on_poll(time.monotonic() - start)
+            on_poll(time.monotonic() - started)
+        if time.monotonic() > deadline:
+            raise DeviceTimeout(f"the benchmark in {run_dir} neither finished nor was stopped by its time limit",
+                                "check the device with `adb shell ps`; raise --run-timeout for very long runs",
+                                serial=device.serial, server=device.server)
+        chunk = max(DEVICE_POLL_S, min(WAIT_CHUNK_S, deadline - time.monotonic()))
         try:
-            answer = device.shell(["sh", "-c", probe], POLL_TIMEOUT_S)
+            answer = device.shell(["sh", "-c", _wait_script(run_dir, chunk)], chunk + POLL_TIMEOUT_S).out
             lost_since = None
         except (DeviceLost, DeviceTimeout):
             # The run goes on on the device: keep asking until the grace period is over.
             lost_since = lost_since or time.monotonic()
             if time.monotonic() - lost_since > RECONNECT_GRACE_S:
                 raise
-            answer = None
-        if answer is not None and answer.out.strip():
-            lines = answer.out.split()
-            return lines[0], "timed_out" in lines[1:]
-        if time.monotonic() > deadline:
-            raise DeviceTimeout(f"the benchmark in {run_dir} neither finished nor was stopped by its time limit",
-                                "check the device with `adb shell ps`; raise --max-secs for very long runs",
-                                serial=device.serial, server=device.server)
-        time.sleep(delay)
-        delay = min(delay * 1.5, POLL_MAX_S)
+            time.sleep(RECONNECT_PAUSE_S)
+            answer = ""
+    words = answer.split()
+    return words[0], "timed_out" in words[1:]
 
 
 def _read(device: Device, path: str) -> str:
