@@ -30,11 +30,14 @@ _FAILURES = (
     re.compile(r"Failed to apply .{0,200}?delegate"),
     _NONE,
     re.compile(r"Disallowed CPU fallback detected"),
+    # benchmark_model's own words when it cannot make the GPU delegate on this platform (it then runs on the CPU)
+    re.compile(r"GPU acceleration is unsupported on this platform"),
     re.compile(r"Restored original execution plan after delegate application failure"),
     re.compile(r"Node number " + INTEGER + r" \(\S*Delegate\S*\) failed to prepare"),
 )
 # A failure that leaves the whole graph on the CPU, where no verdict line says otherwise.
-_UNDONE = re.compile(r"Failed to apply|Could not create|Restored original execution plan")
+_UNDONE = re.compile(r"Failed to apply|Could not create|Restored original execution plan"
+                     r"|acceleration is unsupported on this platform")
 
 _UNSUPPORTED = re.compile(r"(?:Following|Next) operations are not supported by .{1,80}? delegate")
 _OP = re.compile(r"([A-Z][A-Z0-9_]*(?: [^:\s]{1,200})?):(?:\s|$)")
@@ -113,7 +116,7 @@ def read_delegation(lines: tuple[Line, ...]) -> Delegation:
     # Every line below names a delegate, a fallback or the accelerators; a substring test first keeps
     # the patterns (some with bounded backtracking) off the bulk of a long log.
     relevant = [line for line in lines if "elegate" in line.text or "fallback" in line.text
-                or "accelerators" in line.text]
+                or "accelerat" in line.text]
     applications = tuple(a for a in (_application(line.text) for line in relevant) if a is not None)
     verdicts: list[tuple[str, str | None, int | None]] = []  # (verdict, delegate name, kernels)
     failure_lines: list[Line] = []

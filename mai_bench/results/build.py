@@ -90,6 +90,9 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
                  binary: BinaryRef, extra: dict[str, Any] | None = None, warnings: tuple[str, ...] = (),
                  transfer: dict[str, Any] | None = None, thermal: dict[str, Any] | None = None) -> Result:
     status, delegation = classify(plan, parsed, raw)
+    extra = dict(extra or {})
+    if parsed.op_profile:
+        extra["op_profile"] = [row.to_dict() for row in parsed.op_profile]
     notes = list(warnings)
     if raw.timed_out:
         notes.append(f"the run exceeded its time limit after {raw.duration_s:.0f} s and was killed; "
@@ -100,7 +103,7 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
         memory_mb=Memory(init=parsed.memory_init_mb, overall=parsed.memory_overall_mb, peak=parsed.peak_mb),
         delegation=delegation, raw_log=raw.output, tool_version=__version__,
         created_at=_now(), exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes),
-        transfer=transfer or {}, thermal=thermal or {}, extra=extra or {},
+        transfer=transfer or {}, thermal=thermal or {}, extra=extra,
     )
 
 

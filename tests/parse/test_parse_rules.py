@@ -281,3 +281,17 @@ def test_memory_fragment_is_recognised():
 def test_parsed_run_rejects_impossible_values(bad):
     with pytest.raises(ValueError):
         ParsedRun(**bad)
+
+
+def test_gpu_unsupported_on_this_platform_is_a_delegate_failure() -> None:
+    from mai_bench.parse import parse_log
+
+    log = ("INFO: STARTING!\nINFO: Use gpu: [1]\nWARN: GPU acceleration is unsupported on this platform.\n"
+           "INFO: Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding "
+           "150 seconds.\nINFO: count=1 curr=100\n"
+           "INFO: Running benchmark for at least 1 iterations and at least 1 seconds but terminate if exceeding "
+           "150 seconds.\nINFO: count=2 first=100 curr=100 min=100 max=100 avg=100 std=0\n"
+           "INFO: Inference timings in us: Init: 5, First inference: 100, Warmup (avg): 100, Inference (avg): 100\n")
+    parsed = parse_log(log)
+    assert parsed.delegate_failed is True
+    assert any("unsupported on this platform" in r for r in parsed.failure_reasons)
