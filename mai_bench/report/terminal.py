@@ -1,23 +1,32 @@
 """Results as rich tables on the terminal. Every string that came from a file or a device is shown as plain
-text (never interpreted as markup)."""
+text: never interpreted as markup, its control characters (terminal escape sequences) shown as escapes."""
 
 from __future__ import annotations
 
-from typing import Iterable
+import io
+from typing import TYPE_CHECKING, Iterable
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mai_bench.baselines import REFERENCE_MODELS
+from mai_bench.report.escape import safe_text
+from mai_bench.report.numbers import fmt_interval, fmt_ms, fmt_psnr, fmt_score, fmt_ssim
 from mai_bench.results.schema import Result
+from mai_bench.stats.config import device_id
+
+if TYPE_CHECKING:
+    from mai_bench.report.merge import Report
+
+__all__ = ["fmt_ms", "latency_table", "print_report", "print_results", "render", "setup_table"]
 
 _STATUS_STYLE = {"ok": "green", "delegate-fallback": "yellow", "delegate-failed": "red"}
+RENDER_WIDTH = 160  # columns of the plain-text table written to a file
 
 
-def fmt_ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}" if value < 10 else f"{value:.1f}"
+def _t(value: object, style: str = "") -> Text:
+    return Text(safe_text(value), style=style)
 
 
 def delegation_text(result: Result) -> str:
@@ -30,7 +39,8 @@ def delegation_text(result: Result) -> str:
     return names
 
 
-_NUMERIC = {"init", "first", "warm-up", "avg", "median", "p5", "p95", "std", "runs", "peak MB"}
+_NUMERIC = {"init", "first", "warm-up", "avg", "median", "p5", "p95", "std", "runs", "peak MB", "rounds",
+            "median (95% CI)", "PSNR", "SSIM", "score"}
 
 
 def _table(title: str, columns: tuple[str, ...]) -> Table:
@@ -40,14 +50,17 @@ def _table(title: str, columns: tuple[str, ...]) -> Table:
     return table
 
 
+def _status(status: str) -> Text:
+    return _t(status, _STATUS_STYLE.get(status, "red"))
+
+
 def latency_table(results: Iterable[Result]) -> Table:
     """Timed-run statistics: what the runtime of each result is."""
     table = _table("Latency (ms)", ("model", "delegate", "status", "avg", "median", "p5", "p95", "std", "runs"))
     for r in results:
         lat = r.latency_ms
-        table.add_row(Text(r.model.name), Text(r.delegate), Text(r.status, style=_STATUS_STYLE.get(r.status, "red")),
-                      fmt_ms(lat.avg), fmt_ms(lat.median), fmt_ms(lat.p5), fmt_ms(lat.p95), fmt_ms(lat.std),
-                      "-" if lat.count is None else str(lat.count))
+        table.add_row(_t(r.model.name), _t(r.delegate), _status(r.status), fmt_ms(lat.avg), fmt_ms(lat.median),
+                      fmt_ms(lat.p5), fmt_ms(lat.p95), fmt_ms(lat.std), "-" if lat.count is None else str(lat.count))
     return table
 
 
@@ -58,8 +71,8 @@ def setup_table(results: Iterable[Result]) -> Table:
         lat = r.latency_ms
         device = r.device.serial + (" (emulated)" if r.device.emulated else "")
         peak = r.memory_mb.peak if r.memory_mb.peak is not None else r.memory_mb.overall
-        table.add_row(Text(r.model.name), Text(device), fmt_ms(lat.init), fmt_ms(lat.first), fmt_ms(lat.warmup_avg),
-                      Text(delegation_text(r)), "-" if peak is None else f"{peak:.0f}")
+        table.add_row(_t(r.model.name), _t(device), fmt_ms(lat.init), fmt_ms(lat.first), fmt_ms(lat.warmup_avg),
+                      _t(delegation_text(r)), "-" if peak is None else f"{peak:.0f}")
     return table
 
 
@@ -68,16 +81,63 @@ def print_results(console: Console, results: list[Result]) -> None:
     console.print(setup_table(results))
     for r in results:
         for line in _notes(r):
-            console.print(Text(f"{r.model.name}: {line}", style="yellow"))
+            console.print(_t(f"{r.model.name}: {line}", "yellow"))
 
 
-def _notes(result: Result) -> list[str]:
+def configs_table(report: Report) -> Table:
+    """One line per configuration: rounds merged into a median with its interval, quality and score."""
+    table = _table("Summary (ms; 95% confidence interval)",
+                   ("model", "device", "delegate", "status", "rounds", "median (95% CI)", "interval", "PSNR",
+                    "SSIM", "score"))
+    for c in report.configs:
+        first, s = c.first, c.summary
+        score = fmt_score(c.scored.score) + (" *" if c.scored.not_comparable else "")
+        table.add_row(_t(first.model.name), _t(device_id(first.device)), _t(first.delegate), _status(c.status),
+                      str(s.rounds), fmt_interval(s), _t(s.method),
+                      fmt_psnr(c.fidelity.psnr if c.fidelity else None),
+                      fmt_ssim(c.fidelity.ssim if c.fidelity else None), score)
+    return table
+
+
+def print_report(console: Console, report: Report) -> None:
+    """The summary, the per-result tables, then warnings (each with its fix) and notes."""
+    if report.configs:
+        console.print(configs_table(report))
+        results = [row.result for row in report.rows]
+        console.print(latency_table(results))
+        console.print(setup_table(results))
+    for c in report.configs:
+        label = f"{c.first.model.name} / {c.first.delegate} / {device_id(c.first.device)}"
+        for advice in c.summary.warnings:
+            console.print(_t(f"warning: {label}: {advice.message}", "yellow"))
+            console.print(_t(f"  fix: {advice.fix}", "yellow"))
+        if c.scored.not_comparable:
+            console.print(_t(f"* {label}: score not comparable with Table 1: {c.scored.not_comparable}", "yellow"))
+    for row in report.rows:
+        for line in _notes(row.result, reference_note=False):
+            console.print(_t(f"{row.result.model.name}: {line}", "yellow"))
+    for doc in report.unmatched_fidelity:
+        console.print(_t(f"fidelity without a runtime result: {doc.model_name or doc.model_sha256[:12]} "
+                         f"PSNR {fmt_psnr(doc.psnr)} SSIM {fmt_ssim(doc.ssim)} ({doc.source})"))
+    for note in report.notes:
+        console.print(_t(f"note: {note}", "dim"))
+
+
+def render(report: Report) -> str:
+    """The terminal report as plain text (no colours), for a file."""
+    buffer = io.StringIO()
+    print_report(Console(file=buffer, width=RENDER_WIDTH, color_system=None, force_terminal=False,
+                         highlight=False), report)
+    return buffer.getvalue()
+
+
+def _notes(result: Result, reference_note: bool = True) -> list[str]:
     notes = []
     if result.status != "ok":
         reasons = "; ".join(result.delegation.reasons) or _log_tail(result.raw_log)
         notes.append(f"status {result.status}: {reasons}")
     notes.extend(result.warnings)
-    if result.model.name in _REFERENCE_MODELS:
+    if reference_note and result.model.name in REFERENCE_MODELS:
         notes.append("a runtime reference (random weights, same structure as the published model): its latency is "
                      "meaningful, its image quality is not")
     return notes
@@ -86,6 +146,3 @@ def _notes(result: Result) -> list[str]:
 def _log_tail(log: str, lines: int = 3) -> str:
     tail = [line.strip() for line in log.strip().splitlines()[-lines:] if line.strip()]
     return " | ".join(tail) if tail else "the run printed nothing"
-
-
-_REFERENCE_MODELS = {"microisp_1_0", "microisp_0_5", "pynet_v2_mobile"}

@@ -33,7 +33,14 @@ def result_filename(result: Result) -> str:
 
 
 def save_result(result: Result, out_dir: Path) -> Path:
-    path = Path(out_dir) / result_filename(result)
+    """Write `result` into `out_dir` under a name of its own: a second result of the same second, model, device
+    and delegate gets a numbered name instead of replacing the first."""
+    out_dir = Path(out_dir)
+    base = result_filename(result)
+    path, n = out_dir / base, 1
+    while path.exists():
+        n += 1
+        path = out_dir / f"{base[:-5]}_{n}.json"
     write_atomic(path, json.dumps(result.to_dict(), indent=2) + "\n")
     return path
 

@@ -1,0 +1,2 @@
+"""Statistics over results: summaries with confidence intervals (summary), warnings with remedies (advice),
+configurations (config) and comparisons (compare)."""
