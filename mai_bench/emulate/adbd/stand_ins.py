@@ -1,0 +1,157 @@
+"""Programs preinstalled in a loopback device's /system/bin, run as
+`python -m mai_bench.emulate.adbd.stand_ins TOOL ROOT ARGS...` by small sh wrappers.
+
+`benchmark_model` appends its exact argv as one JSON line to `<root>/argv.log`, then, by the device's
+current faults: execs the host runner (mai_bench.emulate.host_runner, real LiteRT on the host CPU); or
+prints the tool's start lines, "Segmentation fault" and exits 139 (crashing_benchmark); or spends
+benchmark_sleep_s in timed sleeps, one per warm-up and timed run, and prints a benchmark_model log of those
+measured sleeps (orchestration benchmarks); or prints a recorded log and exits with its exit code.
+`df` reports no free space while storage_full_after_bytes is set, else runs the host df.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from mai_bench.emulate.adbd import sandbox
+from mai_bench.emulate.adbd.spec import Faults
+from mai_bench.errors import MaiBenchError
+
+SEGFAULT_EXIT = 139
+
+
+def main(argv: list[str]) -> int:
+    tool, root, args = argv[0], Path(argv[1]), argv[2:]
+    try:
+        faults = sandbox.read_faults(root)
+    except (OSError, ValueError, MaiBenchError) as error:
+        print(f"{tool} (mai-bench loopback stand-in): cannot read the device's faults: {error}", file=sys.stderr)
+        return 1
+    if tool == "benchmark_model":
+        return benchmark_model(root, faults, args)
+    if tool == "df":
+        return df(faults, args)
+    print(f"{tool}: not a mai-bench stand-in", file=sys.stderr)
+    return 127
+
+
+def benchmark_model(root: Path, faults: Faults, args: list[str]) -> int:
+    record = json.dumps({"argv": args, "cwd": os.getcwd(), "pid": os.getpid(), "time": time.time()})
+    fd = os.open(root / sandbox.ARGV_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (record + "\n").encode("utf-8", errors="surrogateescape"))
+    finally:
+        os.close(fd)
+    if faults.benchmark_log_file is not None:
+        sys.stdout.buffer.write(Path(faults.benchmark_log_file).read_bytes())
+        sys.stdout.flush()
+        return faults.benchmark_exit_code
+    flags = _flags(args)
+    if faults.crashing_benchmark:
+        _print_start(flags)
+        _say("Running benchmark for at least 1 iterations and at least 0.5 seconds but terminate if exceeding "
+             "150 seconds.")
+        sys.stdout.flush()
+        print("Segmentation fault", file=sys.stderr, flush=True)
+        return SEGFAULT_EXIT
+    if faults.benchmark_sleep_s is not None:
+        return _sleeping_benchmark(flags, faults.benchmark_sleep_s)
+    runner = [sys.executable, "-m", "mai_bench.emulate.host_runner", *args]
+    os.execv(sys.executable, runner)
+
+
+def df(faults: Faults, args: list[str]) -> int:
+    if faults.storage_full_after_bytes is None:
+        for candidate in ("/bin/df", "/usr/bin/df"):
+            if os.path.exists(candidate):
+                os.execv(candidate, ["df", *args])
+        print("df: not found", file=sys.stderr)
+        return 127
+    print("Filesystem      1K-blocks    Used Available Use% Mounted on")
+    print("/dev/block/dm-0    1048576 1048576         0 100% /data")
+    return 0
+
+
+def _flags(args: list[str]) -> dict[str, str]:
+    flags = {}
+    for arg in args:
+        name, sep, value = arg.lstrip("-").partition("=")
+        if arg.startswith("--") and sep:
+            flags[name] = value
+    return flags
+
+
+def _say(line: str) -> None:
+    print("INFO: " + line)
+
+
+def _print_start(flags: dict[str, str]) -> None:
+    graph = flags.get("graph", "")
+    _say("STARTING!")
+    _say("Log parameter values verbosely: [0]")
+    if "num_runs" in flags:
+        _say(f"Min num runs: [{flags['num_runs']}]")
+    _say(f"Graph: [{graph}]")
+    _say(f"Loaded model {graph}")
+    _say("Initialized TensorFlow Lite runtime.")
+    try:
+        size_mb = os.path.getsize(graph) / 1e6
+    except OSError:
+        size_mb = 0.0
+    _say(f"The input model file size (MB): {size_mb:g}")
+    _say("Initialized session in 1.5ms.")
+
+
+def _sleeping_benchmark(flags: dict[str, str], total_s: float) -> int:
+    num_runs = max(1, int(flags.get("num_runs", 50)))
+    warmup_runs = max(1, int(flags.get("warmup_runs", 1)))
+    per_run = total_s / (num_runs + warmup_runs)
+    _print_start(flags)
+    _say(f"Running benchmark for at least {warmup_runs} iterations and at least 0 seconds but terminate if "
+         "exceeding 150 seconds.")
+    warmup = _timed_sleeps(warmup_runs, per_run)
+    _say(_stat_line(warmup))
+    _say(f"Running benchmark for at least {num_runs} iterations and at least 0 seconds but terminate if "
+         "exceeding 150 seconds.")
+    timed = _timed_sleeps(num_runs, per_run)
+    _say(_stat_line(timed))
+    _say(f"Inference timings in us: Init: 1500, First inference: {warmup[0]}, "
+         f"Warmup (avg): {_g(sum(warmup) / len(warmup))}, Inference (avg): {_g(sum(timed) / len(timed))}")
+    sys.stdout.flush()
+    return 0
+
+
+def _timed_sleeps(count: int, seconds: float) -> list[int]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter_ns()
+        time.sleep(seconds)
+        samples.append((time.perf_counter_ns() - start) // 1000)
+    return samples
+
+
+def _stat_line(samples: list[int]) -> str:
+    # tsl StatsCalculator format: population std, nearest-rank percentiles on the sorted samples.
+    ordered = sorted(samples)
+    n = len(ordered)
+    avg = sum(ordered) / n
+    std = int(math.sqrt(sum((s - avg) ** 2 for s in ordered) / n))
+
+    def pct(q: float) -> int:
+        return ordered[min(n - 1, int(q / 100 * n))]
+
+    return (f"count={n} first={samples[0]} curr={samples[-1]} min={ordered[0]} max={ordered[-1]} avg={_g(avg)} "
+            f"std={std} p5={pct(5)} median={pct(50)} p95={pct(95)}")
+
+
+def _g(value: float) -> str:
+    return f"{value:g}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
