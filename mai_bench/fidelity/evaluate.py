@@ -151,7 +151,7 @@ def evaluate(model_path: str | Path, data_dir: str | Path, *, raw_dir: str | Pat
         raise UsageError(f"--threads must be at least 1, got {threads}", "pass --threads 1 or more")
     model = read_model(model_path)
     dataset = find_dataset(data_dir, raw_dir, rgb_dir).limited(limit)
-    runner = _Runner(model, threads)
+    runner = HostRunner(model, threads)
     pairs = dataset.pairs
     scores: list[ImageScore] = []
 
@@ -183,7 +183,7 @@ def _score(files: PairFiles, pair: Pair, output: np.ndarray, threads: int) -> Im
                       psnr=fidelity.psnr, ssim=fidelity.ssim)
 
 
-class _Runner:
+class HostRunner:
     """One LiteRT interpreter (default XNNPACK delegate) that follows the input shape of each pair."""
 
     def __init__(self, model: ModelInfo, threads: int):
@@ -213,14 +213,19 @@ class _Runner:
         self.shape: tuple[int, ...] | None = None
         self.shapes_run: list[tuple[int, ...]] = []
 
+    def infer(self, packed: np.ndarray) -> np.ndarray:
+        """The model's output [1, H, W, 3] as float32 for one packed RAW [H/2, W/2, 4]."""
+        shape = (1, *packed.shape)
+        if shape != self.shape:
+            self._reshape(shape)
+        self.interpreter.set_tensor(self.input["index"], _quantize(packed[None], self.input))
+        self.interpreter.invoke()
+        return _dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+
     def run(self, pair: Pair) -> np.ndarray:
         """The model's RGB output [H, W, 3] as float32 for one pair."""
         shape = (1, *pair.raw.shape)
-        if shape != self.shape:
-            self._reshape(shape)
-        self.interpreter.set_tensor(self.input["index"], _quantize(pair.raw[None], self.input))
-        self.interpreter.invoke()
-        output = _dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+        output = self.infer(pair.raw)
         expected = (1, *pair.target.shape)
         if output.shape != expected:
             raise ModelError(f"at input {_text(shape)} {self.path.name} outputs {_text(output.shape)}, but the "
