@@ -4,7 +4,10 @@
 2. Starts a loopback device that speaks the real ADB protocol (through the real adb server, on a free
    127.0.0.1 port), and runs MicroISP 1.0 on it as `--device sm8450` with the XNNPACK and GPU delegates: the GPU
    run shows how a delegate that is not there is reported (delegate-failed, never GPU numbers).
-3. Prints the report of everything measured.
+3. Makes a small synthetic RAW/RGB set (from photos bundled with scikit-image) and evaluates the MicroISP
+   references on it on the host (PSNR, SSIM); their weights are random, so the numbers show the pipeline,
+   not image quality.
+4. Prints the report of everything measured and writes it as one self-contained HTML file.
 Every process it starts is stopped before it exits.
 """
 
@@ -63,12 +66,19 @@ def loopback_run(models: list[Path]) -> None:
 
 def main() -> None:
     models = [REF / "microisp_1_0.tflite", REF / "microisp_0_5.tflite", REF / "pynet_v2_mobile.tflite"]
-    step("1/3 reference models on this machine's CPU (XNNPACK, Full HD, real LiteRT)")
+    step("1/4 reference models on this machine's CPU (XNNPACK, Full HD, real LiteRT)")
     run("run", *map(str, models), "--device", "local", "--delegate", "xnnpack", "--out", str(OUT / "host"), *FAST)
-    step("2/3 MicroISP 1.0 on a loopback device through the real adb server (--device sm8450)")
+    step("2/4 MicroISP 1.0 on a loopback device through the real adb server (--device sm8450)")
     loopback_run(models[:1])
-    step(f"3/3 report of {OUT}")
-    run("report", str(OUT / "host"), str(OUT / "loopback"))
+    step("3/4 fidelity on synthetic RAW/RGB pairs (host, PSNR/SSIM as the challenge computes them)")
+    run("data", "synth", str(OUT / "data"), "--count", "4")
+    for model in models[:2]:  # PyNET-V2 Mobile is built for Full HD only (instance norm): it cannot be resized
+        run("eval", str(model), "--data", str(OUT / "data"), "--out", str(OUT / "fidelity"))
+    step(f"4/4 report of {OUT}")
+    folders = [str(OUT / name) for name in ("host", "loopback", "fidelity")]
+    run("report", *folders)
+    run("report", *folders, "-o", str(OUT / "report.html"))
+    print(f"\nHTML report: {OUT / 'report.html'}")
 
 
 if __name__ == "__main__":
