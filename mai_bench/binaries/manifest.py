@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import yaml
 
+from mai_bench.yaml_file import read_yaml
 from mai_bench.errors import UsageError
 from mai_bench.resources import data_dir
 
@@ -142,13 +142,7 @@ def load_manifest(path: Path | None = None, base_url: str | None = None) -> Mani
     """Read and check the manifest (default: the shipped one). Relative entry URLs resolve against `base_url`,
     else $MAI_BENCH_BINARY_BASE_URL, else the manifest's own base_url."""
     path = Path(path) if path is not None else default_manifest_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read binaries manifest {path}: {error.strerror}", "reinstall mai-bench") from None
-    except yaml.YAMLError as error:
-        # safe_load also lands here for `!!python/...` tags: the manifest is data, never code.
-        raise UsageError(f"binaries manifest {path} is not valid YAML: {error}", "fix the YAML syntax") from None
+    data = read_yaml(path, "binaries manifest", "reinstall mai-bench")
     top = _mapping(path, data, "top level", _TOP_KEYS, set())
     base = base_url or os.environ.get(BASE_URL_ENV) or _text(path, top["base_url"], "base_url")
     # urljoin drops the last path segment of a base without a trailing slash.

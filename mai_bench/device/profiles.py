@@ -24,11 +24,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 
 from mai_bench.errors import UsageError
 from mai_bench.plan import DELEGATES
 from mai_bench.resources import data_dir
+from mai_bench.yaml_file import read_yaml
 
 EMULATED_PROPERTY = "mai_bench.emulated"
 # rule name -> the getprop key it is compared with, most specific first
@@ -266,13 +266,7 @@ def _build(path: Path, data: Any, r: _Reader) -> Profile:
 def load_profile(path: Path) -> Profile:
     """Read and check one profile file."""
     r = _Reader(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read device profile {path}: {error.strerror}", "check the file exists") from None
-    except yaml.YAMLError as error:
-        # safe_load also lands here for `!!python/...` tags: profiles are data, never code.
-        raise UsageError(f"device profile {path} is not valid YAML: {error}", "fix the YAML syntax") from None
+    data = read_yaml(path, "device profile", "check the file exists")
     try:
         return _build(path, data, r)
     except ValueError as error:

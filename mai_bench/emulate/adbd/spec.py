@@ -189,12 +189,9 @@ def load_spec(profile: str | Path, faults: Faults = Faults()) -> LoopbackSpec:
                 return spec_from_mapping(str(profile), BUILTIN_PROFILES[str(profile)], faults)
             raise UsageError(f"no loopback profile {str(profile)!r}",
                              f"use {', '.join(BUILTIN_PROFILES)} or the path of a profile YAML file")
-    import yaml
+    from mai_bench.yaml_file import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise UsageError(f"cannot read loopback profile {path}: {error}") from None
+    data = read_yaml(path, "loopback profile")
     if isinstance(data, Mapping) and "emulator" in data:
         data = data["emulator"]
     elif isinstance(data, Mapping) and "match" in data:

@@ -1,0 +1,25 @@
+"""Read a YAML file as data: the safe loader only (a `!!python/...` tag is refused, never run), and every way
+the file can be unreadable turned into one clear UsageError naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def read_yaml(path: Path, what: str, fix: str = "check the path and its permissions") -> Any:
+    """The parsed content of `path`, described as `what` ("device profile", "farm plan") in errors."""
+    import yaml
+
+    from mai_bench.errors import UsageError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"cannot read {what} {path}: {reason}", fix) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        # safe_load lands here for `!!python/...` tags too: these files are data, never code.
+        raise UsageError(f"{what} {path} is not valid YAML: {error}", "fix the YAML syntax") from None
