@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,14 +45,27 @@ def model_ref(model: ModelInfo, plan: RunPlan) -> ModelRef:
                     size_bytes=model.size_bytes, input_shape=tuple(plan.input_shape), output_shape=output_shape)
 
 
-def measure_on_host(model_path: Path, plan: RunPlan) -> Result:
-    """Benchmark `model_path` on this machine's CPU with the host runner (real LiteRT)."""
+def measure_on_host(model_path: Path, plan: RunPlan, fidelity_input: Path | None = None) -> Result:
+    """Benchmark `model_path` on this machine's CPU with the host runner (real LiteRT). With `fidelity_input`
+    (a RAW PNG) the run is fed that RAW and its output is scored against a plain LiteRT FP32 run."""
     if plan.delegate not in ("xnnpack", "cpu"):  # the host runner would only report the delegate missing
         raise UsageError(f"--device local runs on the host CPU and has no {plan.delegate} delegate",
                          "use --delegate xnnpack or cpu with --device local, or pick an Android device")
     model = read_model(model_path)
     plan = shaped_plan(plan, model)
     ref = model_ref(model, plan)
-    raw = run_on_host(plan, Path(model_path))
+    with tempfile.TemporaryDirectory(prefix="mai-bench-") as tmp:
+        extra = {}
+        if fidelity_input is not None:
+            from mai_bench.fidelity.on_device import host_reference, prepare_input, score_output, with_fidelity
+
+            source = prepare_input(fidelity_input, plan.input_shape, Path(tmp))
+            output = Path(tmp) / "output.bin"
+            plan = with_fidelity(plan, model.inputs[0].name, str(source.tensor_file), str(output))
+        raw = run_on_host(plan, Path(model_path))
+        if fidelity_input is not None:
+            extra["fidelity"] = (score_output(output.read_bytes(), host_reference(model, source.packed), source)
+                                 if output.is_file() else {"input": str(fidelity_input),
+                                                           "error": "the run wrote no output tensor"})
     return build_result(plan=plan, raw=raw, parsed=parse_log(raw.output), model=ref, device=host_device(),
-                        binary=host_binary())
+                        binary=host_binary(), extra=extra)

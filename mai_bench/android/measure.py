@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import tempfile
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -19,6 +21,7 @@ from mai_bench.android.thermal import ThermalLimits, thermal_record, wait_until_
 from mai_bench.device.device import Device
 from mai_bench.device.discovery import DeviceInfo
 from mai_bench.device.errors import DeviceError
+from mai_bench.device.lock import LOCK_WAIT_S, held
 from mai_bench.device.profiles import Profile, get_profile
 from mai_bench.device.telemetry import read_telemetry
 from mai_bench.errors import InfraError, UsageError
@@ -32,6 +35,7 @@ from mai_bench.results.schema import BinaryRef, DeviceRef, Result
 from mai_bench.session import run_timeout, sha256_file
 
 DEVICE_HASH_TIMEOUT_S = 60.0
+PULL_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,11 @@ class DeviceRunOptions:
     binary_name: str | None = None  # a manifest entry other than the default
     hexagon_libs: Path | None = None  # folder with libhexagon_interface.so and the skel libraries
     thermal: ThermalLimits = ThermalLimits()
+    fidelity_input: Path | None = None  # a RAW PNG: feed it, pull the output, score it against the host's FP32
+    lock_wait_s: float = LOCK_WAIT_S  # how long to wait for a device another mai-bench is using
+    lock_owner: str = "mai-bench run"  # shown to whoever finds the device locked
+    # How long the device may stay unreachable or silent during the run; None: remote_run.RECONNECT_GRACE_S.
+    reconnect_grace_s: float | None = None
 
 
 Status = Callable[[str], None]
@@ -125,39 +134,98 @@ def measure_on_device(model_path: Path, plan: RunPlan, target: DeviceInfo,
     thermal: dict = {}
     binary = BinaryRef(name="unknown", sha256=None)
     argv: tuple[str, ...] = ()
+    workdir = tempfile.TemporaryDirectory(prefix="mai-bench-")
+    fidelity = _FidelityRun.prepare(options.fidelity_input, model, plan, Path(workdir.name), status)
     try:
-        staged_binary, binary_remote, binary = _binary(device, target, profile, options, status)
-        wrapper = _staged("wrapper", data_dir("android_runner") / "run_benchmark.sh", "runner")
-        model_file = StagedFile("model", Path(model_path), content_path("models", model.sha256, Path(model_path).name),
-                                model.sha256, model.size_bytes)
-        files = [f for f in (staged_binary, wrapper, model_file) if f is not None]
-        if plan.delegate == "hexagon" and options.hexagon_libs is not None:
-            libs, lib_dir = _hexagon_files(options.hexagon_libs)
-            files += libs
-            plan = replace(plan, hexagon_lib_path=lib_dir)
-        status(f"staging {len(files)} file(s) on {target.serial}")
-        transfers = {t.role: t.to_dict() for t in stage(device, files)}
-        status(f"waiting for {target.serial} to cool down")
-        before, waited, hot = wait_until_cool(
-            device, options.thermal, lambda s, h: status(f"cooling down ({s:.0f} s): " + ", ".join(h)))
-        if hot:
-            warnings.append(f"still hot after waiting {waited:.0f} s: {', '.join(hot)}; results may be throttled")
-        argv = (binary_remote, *plan.benchmark_flags(model_file.remote))
-        limit = run_timeout(plan)
-        status(f"running {model_path.name} on {target.serial} ({plan.delegate})")
-        raw = run_detached(device, wrapper.remote, argv, limit,
-                           on_poll=lambda s: status(f"running {model_path.name} on {target.serial} "
-                                                    f"({plan.delegate}) {s:.0f} s"))
-        after = _telemetry_or_none(device)
-        thermal = thermal_record(before, after, waited, options.thermal)
-        if thermal["hot_after"]:
-            warnings.append("the device got hotter than its limit during the run: " + ", ".join(thermal["hot_after"])
-                            + "; raise --cooldown-timeout, lower --runs, or let it rest between runs")
+        # One mai-bench at a time per device, across processes and hosts: staging and timing included.
+        with held(device, options.lock_owner, options.lock_wait_s,
+                  on_wait=lambda holder, _: status(f"{target.serial} is in use by {holder.describe()}; waiting")):
+            staged_binary, binary_remote, binary = _binary(device, target, profile, options, status)
+            wrapper = _staged("wrapper", data_dir("android_runner") / "run_benchmark.sh", "runner")
+            model_file = StagedFile("model", Path(model_path),
+                                    content_path("models", model.sha256, Path(model_path).name),
+                                    model.sha256, model.size_bytes)
+            files = [f for f in (staged_binary, wrapper, model_file) if f is not None]
+            if fidelity is not None:
+                from mai_bench.fidelity.on_device import with_fidelity
+
+                files.append(fidelity.staged)
+                plan = with_fidelity(plan, model.inputs[0].name, fidelity.staged.remote, fidelity.output_remote)
+            if plan.delegate == "hexagon" and options.hexagon_libs is not None:
+                libs, lib_dir = _hexagon_files(options.hexagon_libs)
+                files += libs
+                plan = replace(plan, hexagon_lib_path=lib_dir)
+            status(f"staging {len(files)} file(s) on {target.serial}")
+            transfers = {t.role: t.to_dict() for t in stage(device, files)}
+            status(f"waiting for {target.serial} to cool down")
+            before, waited, hot = wait_until_cool(
+                device, options.thermal, lambda s, h: status(f"cooling down ({s:.0f} s): " + ", ".join(h)))
+            if hot:
+                warnings.append(f"still hot after waiting {waited:.0f} s: {', '.join(hot)}; "
+                                "results may be throttled")
+            argv = (binary_remote, *plan.benchmark_flags(model_file.remote))
+            limit = run_timeout(plan)
+            status(f"running {model_path.name} on {target.serial} ({plan.delegate})")
+            raw = run_detached(device, wrapper.remote, argv, limit,
+                               on_poll=lambda s: status(f"running {model_path.name} on {target.serial} "
+                                                        f"({plan.delegate}) {s:.0f} s"),
+                               grace_s=options.reconnect_grace_s)
+            after = _telemetry_or_none(device)
+            thermal = thermal_record(before, after, waited, options.thermal)
+            extra = {} if fidelity is None else {"fidelity": fidelity.collect(device, raw.exit_code)}
+            if thermal["hot_after"]:
+                warnings.append("the device got hotter than its limit during the run: "
+                                + ", ".join(thermal["hot_after"])
+                                + "; raise --cooldown-timeout, lower --runs, or let it rest between runs")
     except (DeviceError, InfraError) as error:
         return infra_result(plan=plan, error=error, model=ref, device=dref, binary=binary, argv=argv,
                             transfer=transfers, thermal=thermal)
+    finally:
+        workdir.cleanup()
     return build_result(plan=plan, raw=raw, parsed=parse_log(raw.output), model=ref, device=dref, binary=binary,
-                        warnings=tuple(warnings), transfer=transfers, thermal=thermal)
+                        warnings=tuple(warnings), transfer=transfers, thermal=thermal, extra=extra)
+
+
+@dataclass(frozen=True)
+class _FidelityRun:
+    """`--fidelity-input` on a device: the RAW tensor to stage, the flags, and where the output lands."""
+
+    source: object  # FidelityInput
+    reference: object  # the host FP32 output
+    staged: StagedFile
+    output_remote: str
+    local_dir: Path
+
+    @classmethod
+    def prepare(cls, raw_png: Path | None, model, plan: RunPlan, workdir: Path, status: Status) -> "_FidelityRun | None":
+        if raw_png is None:
+            return None
+        from mai_bench.fidelity.on_device import host_reference, prepare_input
+
+        source = prepare_input(raw_png, plan.input_shape, workdir)
+        status("computing the host FP32 reference output for --fidelity-input")
+        reference = host_reference(model, source.packed)
+        staged = _staged("fidelity-input", source.tensor_file, "inputs")
+        # Beside the staged input: a folder that exists (benchmark_model does not create folders).
+        output_remote = posixpath.join(posixpath.dirname(staged.remote), uuid.uuid4().hex + ".out")
+        return cls(source, reference, staged, output_remote, workdir)
+
+    def collect(self, device: Device, exit_code: int | None) -> dict:
+        """Pull the output the benchmark wrote, score it, and remove it from the device."""
+        from mai_bench.fidelity.on_device import score_output
+
+        local = self.local_dir / "output.bin"
+        try:
+            device.pull(self.output_remote, local, PULL_TIMEOUT_S)
+        except DeviceError as error:
+            return {"input": str(self.source.source), "error": f"no output tensor to score (exit {exit_code}): "
+                                                              f"{error.reason}"}
+        finally:
+            try:
+                device.remove(self.output_remote, PULL_TIMEOUT_S)
+            except DeviceError:
+                pass
+        return score_output(local.read_bytes(), self.reference, self.source)
 
 
 def _telemetry_or_none(device: Device):

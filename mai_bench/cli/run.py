@@ -52,6 +52,11 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Stop each phase after this many seconds.")
 @click.option("--run-timeout", type=click.FloatRange(min=0.001), default=None,
               help="Kill a run (on the device) after this many seconds. Default: 2 x --max-secs + 120.")
+@click.option("--reconnect-grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="How long a device may stay unreachable or unresponsive during a run (a dropped cable, a "
+                   "restarted adb server) before the run is given up; the benchmark goes on on the device.")
+@click.option("--lock-wait", type=click.FloatRange(min=0), default=600.0, show_default=True,
+              help="How long to wait for a device another mai-bench is using.")
 @click.option("--input-shape", callback=_shape, default=None,
               help="Input shape to run at (default the challenge's 1,544,960,4).")
 @click.option("--gpu-backend", type=click.Choice(["cl", "gl"]), default=None, help="GPU delegate backend.")
@@ -69,6 +74,14 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Wait before each run until the battery is below this.")
 @click.option("--cooldown-timeout", type=click.FloatRange(min=0), default=180.0, show_default=True,
               help="Wait at most this many seconds for the device to cool down.")
+@click.option("--with-baselines", is_flag=True,
+              help="Also run MicroISP 1.0, 0.5 and PyNET-V2 Mobile on the same device and delegate, interleaved, "
+                   "and report runtime ratios (and, off the SM8450 GPU, the projected SM8450 GPU runtime).")
+@click.option("--baseline-rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Interleaved rounds (A B A B ...) with --with-baselines.")
+@click.option("--fidelity-input", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="A RAW PNG (16-bit RGGB) fed to the model; the output is scored (PSNR/SSIM) against the host's "
+                   "FP32 output of the same input.")
 @click.option("--allow-fallback", is_flag=True, help="Do not fail (exit 1) when a delegate fell back to the CPU.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write each result as JSON into this folder (atomically, as soon as it is measured).")
@@ -78,56 +91,73 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
             input_shape: tuple[int, ...] | None, gpu_backend: str | None, precision: str | None,
             nnapi_accelerator: str | None, hexagon_libs: Path | None, benchmark_binary: Path | None,
             op_profiling: bool, max_temp_c: float, max_battery_c: float, cooldown_timeout: float,
-            allow_fallback: bool, out_dir: Path | None, as_json: bool) -> int:
+            with_baselines: bool, baseline_rounds: int, fidelity_input: Path | None, allow_fallback: bool,
+            out_dir: Path | None, as_json: bool, reconnect_grace: float, lock_wait: float) -> int:
     """Benchmark MODELS (.tflite files) the way the challenge did, at input 1,544,960,4 by default."""
+    from mai_bench.campaign import baseline_comparisons, jobs, run_jobs, with_comparisons
     from mai_bench.cli.console import console, err_console, print_json
     from mai_bench.plan import RunPlan
-    from mai_bench.report.terminal import print_results
-    from mai_bench.results.store import save_result
+    from mai_bench.report.terminal import print_results, print_versus
+    from mai_bench.results.store import save_result, write_result
 
     local = device.strip().lower() == "local"
     delegates = delegates or (("xnnpack",) if local else ("gpu",))
     settings = dict(threads=threads, runs=runs, warmup=warmup, min_secs=min_secs, max_secs=max_secs,
-                    time_limit_s=run_timeout,
-                    gpu_backend=gpu_backend, precision=precision, nnapi_accelerator=nnapi_accelerator,
-                    op_profiling=op_profiling, allow_fallback=allow_fallback)
+                    time_limit_s=run_timeout, gpu_backend=gpu_backend, precision=precision,
+                    nnapi_accelerator=nnapi_accelerator, op_profiling=op_profiling, allow_fallback=allow_fallback)
     if input_shape is not None:
         settings["input_shape"] = input_shape
     plans = [RunPlan(delegate=d, **settings) for d in delegates]
     status_console = err_console()
-    results = []
-
-    def record(result) -> None:
-        results.append(result)
-        if out_dir is not None:  # saved the moment it exists: a later failure loses nothing
-            status_console.print(f"saved {save_result(result, out_dir)}", markup=False, highlight=False)
+    saved: dict[int, object] = {}
 
     with status_console.status("starting") as spinner:
         if local:
             from mai_bench.measure import measure_on_host
 
-            for model in models:
-                for plan in plans:
-                    spinner.update(f"benchmarking {model.name} on this machine ({plan.delegate})")
-                    record(measure_on_host(model, plan))
+            targets = [None]
+
+            def measure(job):
+                spinner.update(f"benchmarking {job.model.name} on this machine ({job.plan.delegate})")
+                return measure_on_host(job.model, job.plan, fidelity_input=fidelity_input)
         else:
             from mai_bench.android.measure import DeviceRunOptions, measure_on_device
             from mai_bench.android.thermal import ThermalLimits
             from mai_bench.device.discovery import resolve_devices
 
             options = DeviceRunOptions(benchmark_binary=benchmark_binary, hexagon_libs=hexagon_libs,
-                                       thermal=ThermalLimits(max_temp_c, max_battery_c, cooldown_timeout))
+                                       thermal=ThermalLimits(max_temp_c, max_battery_c, cooldown_timeout),
+                                       fidelity_input=fidelity_input, lock_wait_s=lock_wait,
+                                       reconnect_grace_s=reconnect_grace)
             spinner.update(f"finding --device {device}")
-            targets = resolve_devices(device, servers)
-            for target in targets:
-                for model in models:
-                    for plan in plans:
-                        record(measure_on_device(model, plan, target, options, status=spinner.update))
+            targets = list(resolve_devices(device, servers))
+
+            def measure(job):
+                return measure_on_device(job.model, job.plan, job.target, options, status=spinner.update)
+
+        def on_result(job, result) -> None:
+            if out_dir is not None:  # saved the moment it exists: a later failure loses nothing
+                path = save_result(result, out_dir)
+                saved[id(result)] = path
+                status_console.print(f"saved {path}", markup=False, highlight=False)
+
+        job_list = jobs(models, plans, targets, with_baselines, baseline_rounds)
+        results = run_jobs(job_list, measure, on_result)
+    rows = baseline_comparisons(results, job_list) if with_baselines else ()
+    if rows:
+        for i, (job, result) in enumerate(zip(job_list, results)):
+            if not job.baseline:
+                updated = with_comparisons(result, rows)
+                if id(result) in saved:
+                    write_result(updated, saved[id(result)])
+                results[i] = updated
     if as_json:
         print_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
     else:
         print_results(console(), results)
-    return exit_code(results, allow_fallback)
+        if rows:
+            print_versus(console(), rows)
+    return exit_code([r for job, r in zip(job_list, results) if not job.baseline] or results, allow_fallback)
 
 
 def exit_code(results, allow_fallback: bool) -> int:

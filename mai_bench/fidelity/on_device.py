@@ -5,7 +5,7 @@ same input. This exposes what the phone's precision costs (e.g. the GPU delegate
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from mai_bench.fidelity.images import read_image
 from mai_bench.fidelity.metrics import json_psnr, metrics
 from mai_bench.fidelity.rawdata import pack_bayer
 from mai_bench.model.reader import ModelInfo
+from mai_bench.plan import RunPlan
 
 HOST_THREADS = 2
 
@@ -51,6 +52,13 @@ def prepare_input(raw_png: Path, input_shape: tuple[int, ...], workdir: Path) ->
                          packed=packed, tensor_file=tensor_file)
 
 
+def with_fidelity(plan: RunPlan, input_name: str, input_path: str, output_path: str) -> RunPlan:
+    """The plan that feeds the RAW tensor and writes the output tensor. benchmark_model matches value files
+    against --input_layer, which must come with --input_layer_shape: both are given."""
+    return replace(plan, resize_input=True, input_name=input_name, extra_flags=plan.extra_flags + (
+        f"--input_layer_value_files={input_name}:{input_path}", f"--output_filepath={output_path}"))
+
+
 def host_reference(model: ModelInfo, packed: np.ndarray) -> np.ndarray:
     """The model's FP32 output on this machine (LiteRT) for one packed RAW: [1, H, W, 3]."""
     from mai_bench.fidelity.evaluate import HostRunner
@@ -71,7 +79,8 @@ def score_output(device_bytes: bytes, reference: np.ndarray, source: FidelityInp
     if not np.isfinite(device).all():
         record["error"] = "the device output holds NaN or infinite values"
         return record
-    score = metrics(device[0], reference[0])
+    # Both sides as the challenge scores images: clipped to [0, 1] (the prediction is clipped by metrics()).
+    score = metrics(device[0], np.clip(reference[0], 0.0, 1.0))
     record.update(psnr_vs_host=json_psnr(score.psnr), ssim_vs_host=score.ssim,
                   max_abs_diff=float(np.max(np.abs(device - reference))))
     if record["psnr_vs_host"] is None:

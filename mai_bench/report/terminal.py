@@ -40,7 +40,8 @@ def delegation_text(result: Result) -> str:
 
 
 _NUMERIC = {"init", "first", "warm-up", "avg", "median", "p5", "p95", "std", "runs", "peak MB", "rounds",
-            "median (95% CI)", "PSNR", "SSIM", "score"}
+            "median (95% CI)", "PSNR", "SSIM", "score", "model ms", "baseline ms", "ratio (95% CI)",
+            "SM8450 GPU ms, projected"}
 
 
 def _table(title: str, columns: tuple[str, ...]) -> Table:
@@ -146,3 +147,24 @@ def _notes(result: Result, reference_note: bool = True) -> list[str]:
 def _log_tail(log: str, lines: int = 3) -> str:
     tail = [line.strip() for line in log.strip().splitlines()[-lines:] if line.strip()]
     return " | ".join(tail) if tail else "the run printed nothing"
+
+
+def print_versus(console: Console, rows) -> None:
+    """`run --with-baselines`: the candidate/baseline runtime ratios, and projected SM8450 GPU runtimes."""
+    table = _table("Against the baselines (same device, delegate and binary; interleaved rounds)",
+                   ("model", "baseline", "delegate", "model ms", "baseline ms", "ratio (95% CI)",
+                    "SM8450 GPU ms, projected"))
+    for row in rows:
+        interval = "" if row.ratio_low is None else f" ({row.ratio_low:.2f}-{row.ratio_high:.2f})"
+        projected = "measured there" if row.projected_sm8450_gpu_ms is None else _projection(row.projected_sm8450_gpu_ms)
+        table.add_row(_t(row.candidate), _t(row.baseline), _t(row.delegate), fmt_ms(row.candidate_ms),
+                      fmt_ms(row.baseline_ms), "-" if row.ratio is None else f"{row.ratio:.2f}x{interval}", projected)
+    console.print(table)
+    notes = {row.note for row in rows if row.projected_sm8450_gpu_ms is not None}
+    for note in sorted(notes):
+        console.print(_t(f"projection: {note}", "yellow"))
+
+
+def _projection(value: tuple) -> str:
+    estimate, low, high = value
+    return f"~{estimate:.1f}" + ("" if low is None else f" ({low:.1f}-{high:.1f})") + " (estimate)"

@@ -41,8 +41,13 @@ def save_result(result: Result, out_dir: Path) -> Path:
     while path.exists():
         n += 1
         path = out_dir / f"{base[:-5]}_{n}.json"
-    write_atomic(path, json.dumps(result.to_dict(), indent=2) + "\n")
+    write_result(result, path)
     return path
+
+
+def write_result(result: Result, path: Path) -> None:
+    """Write (or replace) one result file, atomically."""
+    write_atomic(Path(path), json.dumps(result.to_dict(), indent=2) + "\n")
 
 
 def load_results(path: Path) -> list[Result]:

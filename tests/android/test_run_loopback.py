@@ -136,3 +136,44 @@ def test_hot_device_is_flagged(adb_server, loopback) -> None:
                       "--delegate", "xnnpack")
     assert result["thermal"]["hot_before"] and "71.0" in result["thermal"]["hot_before"][0]
     assert any("still hot" in w for w in result["warnings"])
+
+
+def test_fidelity_input_is_fed_to_the_device_and_its_output_scored(adb_server, loopback, tmp_path: Path) -> None:
+    from mai_bench.fidelity.synth import synth_dataset
+
+    synth_dataset(tmp_path / "data", count=1, size=(1088, 1920))
+    (raw,) = (tmp_path / "data").rglob("mediatek_raw/*.png")
+    device = loopback.one()
+    result = run_json(adb_server, str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450", "--delegate",
+                      "xnnpack", "--fidelity-input", str(raw))
+    fidelity = result["extra"]["fidelity"]
+    assert "error" not in fidelity, fidelity
+    assert fidelity["output_shape"] == [1, 1088, 1920, 3]
+    assert fidelity["ssim_vs_host"] > 0.99 and fidelity["max_abs_diff"] < 1e-3  # FP32 XNNPACK on both sides
+    assert any(a.startswith("--input_layer_value_files=") for a in result["argv"])
+    assert "fidelity-input" in result["transfer"]
+    leftovers = list((device.root / "data" / "local" / "tmp" / "mai-bench").rglob("*.out"))
+    assert not leftovers, "the pulled output tensor is removed from the device"
+
+
+def test_with_baselines_gives_ratios_with_intervals_and_a_projection(adb_server, loopback) -> None:
+    loopback.one()
+    proc = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                     "--delegate", "xnnpack", "--with-baselines", "--baseline-rounds", "2", "--json", "--runs", "2",
+                     "--warmup", "0", "--min-secs", "0", "--threads", "2", "--cooldown-timeout", "0", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(proc.stdout)
+    names = [r["model"]["name"] for r in results]
+    assert names == ["tiny_isp_fullhd", "microisp_1_0", "microisp_0_5", "pynet_v2_mobile"] * 2, "interleaved"
+    rows = {row["baseline"]: row for row in results[-4]["extra"]["baselines"]}
+    assert set(rows) == {"microisp_1_0", "microisp_0_5", "pynet_v2_mobile"}
+    micro = rows["microisp_1_0"]
+    assert micro["ratio"] is not None and micro["ratio_low"] <= micro["ratio"] <= micro["ratio_high"]
+    assert micro["ratio"] < 1, "a 2-op model is faster than MicroISP 1.0"
+    projected = micro["projected_sm8450_gpu_ms"]
+    assert projected["estimate"] == pytest.approx(micro["ratio"] * 23.1)
+    assert "estimate" in micro["note"]
+    table = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
+                      "--delegate", "xnnpack", "--with-baselines", "--baseline-rounds", "1", "--runs", "1",
+                      "--warmup", "0", "--min-secs", "0", "--cooldown-timeout", "0", timeout=600)
+    assert "Against the baselines" in table.stdout and "estimate" in table.stdout
