@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "Render result files as a table, Markdown, HTML, CSV or JSON."),
     "devices": ("devices", "List devices on one or more adb servers."),
     "emulate": ("emulate", "Start loopback devices that speak the ADB protocol."),
+    "farm": ("farm", "Run a device farm plan: models x devices x delegates, thresholds, JUnit."),
     "binaries": ("binaries", "List, fetch and verify benchmark_model binaries for Android."),
     "baselines": ("baselines", "The challenge's published results (Table 1) and baselines."),
     "score": ("score", "The challenge score of a PSNR and a GPU runtime, and its rank."),

@@ -176,6 +176,7 @@ class _Pending:
 def _spawn(spec: LoopbackSpec, root: Path, port: int) -> _Pending:
     root.mkdir(parents=True, exist_ok=True)
     listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted device gets its port back at once
     try:
         listener.bind((HOST, port))
         listener.listen(64)

@@ -63,11 +63,7 @@ def load_results(path: Path) -> list[Result]:
         data = json.loads(text)
         items = data if isinstance(data, list) else [data]
     except json.JSONDecodeError:
-        try:
-            items = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
-            raise ResultFormatError(f"{path} is not JSON or JSON lines: {error}",
-                                    "pass a file written by `mai-bench run --out`") from None
+        items = _json_lines(path, text)
     results = []
     for item in items:
         try:
@@ -75,6 +71,21 @@ def load_results(path: Path) -> list[Result]:
         except ResultFormatError as error:
             raise ResultFormatError(f"{path}: {error.message}", error.fix) from None
     return results
+
+
+def _json_lines(path: Path, text: str) -> list:
+    """JSON lines; a last line cut short by a crash mid-write (no newline after it) is left out, not an error."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    items = []
+    for n, line in enumerate(lines):
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if n == len(lines) - 1 and not text.endswith("\n") and n > 0:
+                break
+            raise ResultFormatError(f"{path} is not JSON or JSON lines (line {n + 1}: {error})",
+                                    "pass a file written by `mai-bench run --out` or `mai-bench farm`") from None
+    return items
 
 
 def collect_results(paths) -> list[Result]:

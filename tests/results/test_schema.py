@@ -89,3 +89,13 @@ def test_json_lines_and_lists_load(tmp_path: Path) -> None:
     broken.write_text("{not json")
     with pytest.raises(ResultFormatError):
         load_results(broken)
+
+
+def test_a_torn_last_json_line_is_left_out(tmp_path: Path) -> None:
+    a = make_result()
+    lines = tmp_path / "results.jsonl"
+    lines.write_text(json.dumps(a.to_dict()) + "\n" + json.dumps(a.to_dict())[:40])
+    assert load_results(lines) == [a]
+    lines.write_text(json.dumps(a.to_dict()) + "\n{broken}\n" + json.dumps(a.to_dict()) + "\n")
+    with pytest.raises(ResultFormatError):
+        load_results(lines)
