@@ -16,10 +16,35 @@ def command(servers, as_json: bool) -> None:
     from mai_bench.device.discovery import list_devices
 
     listing = list_devices(servers)
+    locks = _locks(listing)
     if as_json:
-        print_json(listing.to_dict())
+        data = listing.to_dict()
+        for entry in data["devices"]:
+            entry["lock"] = locks.get((entry["server"], entry["serial"]))
+        print_json(data)
         return
     _render(listing)
+    for (server, serial), holder in locks.items():
+        if holder:
+            console().print(f"{serial} on {server} is in use by {holder}", markup=False, highlight=False)
+
+
+def _locks(listing) -> dict[tuple[str, str], str | None]:
+    """Who holds each ready device's mai-bench lock (one round trip per device), as a sentence or None."""
+    from mai_bench.device.errors import DeviceError
+    from mai_bench.device.lock import read_lock
+
+    locks: dict[tuple[str, str], str | None] = {}
+    for d in listing.devices:
+        if d.ready:
+            try:
+                holder = read_lock(d.device())
+            except DeviceError as error:
+                holder = None
+                locks[(d.server, d.serial)] = f"unknown ({error.reason})"
+                continue
+            locks[(d.server, d.serial)] = holder.describe() if holder else None
+    return locks
 
 
 def _temp(value: float | None) -> str:

@@ -109,3 +109,21 @@ def test_parsing_of_lock_states() -> None:
     ownerless = parse_lock_state("held\nnow=1000\nmtime=998\n", default_stale_s=60)
     assert ownerless.age_s == 2.0 and ownerless.token == "" and not ownerless.stale
     assert json.dumps(ownerless.to_dict())
+
+
+def test_devices_command_shows_who_holds_a_lock(device: Device) -> None:
+    import os
+
+    mine = acquire(device, "mai-bench farm nightly", wait_s=0)
+    try:
+        env = {**os.environ, "ANDROID_ADB_SERVER_ADDRESS": "", "ANDROID_ADB_SERVER_PORT": ""}
+        proc = subprocess.run([sys.executable, "-m", "mai_bench.cli.main", "devices", "--json", "--adb-server",
+                               device.server], capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 0, proc.stderr
+        (entry,) = [d for d in json.loads(proc.stdout)["devices"] if d["serial"] == device.serial]
+        assert "mai-bench farm nightly" in entry["lock"]
+        table = subprocess.run([sys.executable, "-m", "mai_bench.cli.main", "devices", "--adb-server", device.server],
+                               capture_output=True, text=True, timeout=60, env=env)
+        assert f"{device.serial} on {device.server} is in use by mai-bench farm nightly" in table.stdout.replace("\n", " ")
+    finally:
+        release(mine)
