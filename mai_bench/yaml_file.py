@@ -15,6 +15,8 @@ def read_yaml(path: Path, what: str, fix: str = "check the path and its permissi
 
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist", fix) from None
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise UsageError(f"cannot read {what} {path}: {reason}", fix) from None

@@ -32,11 +32,12 @@ from mai_bench.device.discovery import DeviceInfo
 from mai_bench.device.errors import UnknownDevice
 from mai_bench.device.lock import LOCK_WAIT_S
 from mai_bench.errors import InfraError, UsageError
-from mai_bench.farm.thresholds import Thresholds, thresholds_from_mapping
+from mai_bench.farm.thresholds import Thresholds, section, thresholds_from_mapping
 from mai_bench.plan import DELEGATES, RunPlan
 from mai_bench.resources import reference_models_dir
 from mai_bench.results.schema import ModelRef
 from mai_bench.session import sha256_file
+from mai_bench.yaml_file import read_yaml
 
 RUN_KEYS = ("runs", "warmup", "threads", "min_secs", "max_secs", "input_shape", "gpu_backend", "precision",
             "nnapi_accelerator", "op_profiling", "allow_fallback")
@@ -117,18 +118,8 @@ def reference_models() -> dict[str, Path]:
 
 def load_plan(path: Path, servers: Sequence[ServerAddress] = ()) -> FarmPlan:
     """Read and validate a plan file; `servers` (from --adb-server) replace the plan's own when given."""
-    import yaml
-
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"plan file {path} does not exist", "pass the path of a farm plan YAML file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read plan file {path}: {error}", "check the path and its permissions") from None
-    except yaml.YAMLError as error:
-        raise UsageError(f"plan file {path} is not valid YAML: {error}", "fix the YAML syntax") from None
-    plan = plan_from_mapping(data, path)
+    plan = plan_from_mapping(read_yaml(path, "plan file", "pass the path of a farm plan YAML file"), path)
     return replace(plan, servers=tuple(servers)) if servers else plan
 
 
@@ -190,12 +181,7 @@ def _settings(data: Mapping[str, Any], where: Path) -> dict[str, Any]:
 def _thermal(data: Any, where: Path) -> ThermalLimits:
     if data is None:
         return ThermalLimits()
-    if not isinstance(data, Mapping):
-        raise UsageError(f"plan {where}: `thermal` must be a mapping", f"use keys: {', '.join(THERMAL_KEYS)}")
-    unknown = [str(k) for k in data if k not in THERMAL_KEYS]
-    if unknown:
-        raise UsageError(f"plan {where}: unknown key(s) under thermal: {', '.join(unknown)}",
-                         f"use only: {', '.join(THERMAL_KEYS)}")
+    section(data, "thermal", THERMAL_KEYS, f"plan {where}")
     values = {k: float(_number(data, k, where)) for k in THERMAL_KEYS if data.get(k) is not None}
     defaults = ThermalLimits()
     try:

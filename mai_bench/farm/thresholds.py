@@ -22,6 +22,7 @@ from typing import Any
 
 from mai_bench.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, UsageError
 from mai_bench.results.schema import Result
+from mai_bench.yaml_file import read_yaml
 
 STATISTICS = ("median", "avg", "p95", "min", "max", "p5")
 THRESHOLD_KEYS = ("max_latency_ms", "statistic", "max_ratio_vs", "require_full_delegation", "min_psnr")
@@ -71,16 +72,21 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+def section(data: Any, name: str, keys: Sequence[str], where: str) -> Mapping:
+    """A plan's nested mapping `name`, checked: a mapping, with no key outside `keys`."""
+    if not isinstance(data, Mapping):
+        raise UsageError(f"{where}: `{name}` must be a mapping", f"use keys: {', '.join(keys)}")
+    unknown = [str(k) for k in data if k not in keys]
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) under {name}: {', '.join(unknown)}", f"use only: {', '.join(keys)}")
+    return data
+
+
 def thresholds_from_mapping(data: Any, where: str) -> Thresholds:
     """Thresholds from the plan's `thresholds:` mapping; `where` names the file for error messages."""
     if data is None:
         return Thresholds()
-    if not isinstance(data, Mapping):
-        raise UsageError(f"{where}: `thresholds` must be a mapping", f"use keys: {', '.join(THRESHOLD_KEYS)}")
-    unknown = [str(k) for k in data if k not in THRESHOLD_KEYS]
-    if unknown:
-        raise UsageError(f"{where}: unknown key(s) under thresholds: {', '.join(unknown)}",
-                         f"use only: {', '.join(THRESHOLD_KEYS)}")
+    section(data, "thresholds", THRESHOLD_KEYS, where)
     ratios = data.get("max_ratio_vs") or {}
     if not isinstance(ratios, Mapping):
         raise UsageError(f"{where}: thresholds.max_ratio_vs must map a reference to a ratio",
@@ -167,12 +173,7 @@ def load_fidelity(path: Path) -> dict[str, float]:
 
 
 def _fidelity_file(path: Path) -> dict[str, tuple[str, float]]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise UsageError(f"cannot read fidelity document {path}: {error}", "pass a JSON or YAML file") from None
+    data = read_yaml(path, "fidelity document", "pass a JSON or YAML file")
     table: dict[str, tuple[str, float]] = {}
     for item in data if isinstance(data, list) else [data]:
         if isinstance(item, Mapping) and "psnr" in item and "model" in item:
