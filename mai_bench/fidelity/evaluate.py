@@ -12,7 +12,6 @@ import datetime as _dt
 import json
 import math
 import statistics
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -154,24 +153,13 @@ def evaluate(model_path: str | Path, data_dir: str | Path, *, raw_dir: str | Pat
     runner = HostRunner(model, threads)
     pairs = dataset.pairs
     scores: list[ImageScore] = []
-
-    def collect(future) -> None:
-        scores.append(future.result())
+    # One pair after another: LiteRT and the metrics each use both cores already. Overlapping the metrics of
+    # pair i with LiteRT on pair i+1 was measured 3-12% slower on 2 cores (bench/bench_eval.py, RESULTS.md).
+    for files in pairs:
+        pair = load_pair(files)
+        scores.append(_score(files, pair, runner.run(pair), threads))
         if progress is not None:
             progress(len(scores), len(pairs))
-
-    with ThreadPoolExecutor(1, thread_name_prefix="fidelity") as worker:
-        loading = worker.submit(load_pair, pairs[0])
-        scoring = None
-        for index, files in enumerate(pairs):
-            pair = loading.result()
-            if index + 1 < len(pairs):
-                loading = worker.submit(load_pair, pairs[index + 1])
-            output = runner.run(pair)
-            if scoring is not None:
-                collect(scoring)
-            scoring = worker.submit(_score, files, pair, output, threads)
-        collect(scoring)
     return Evaluation(model_path=str(model.path), model_name=Path(model.path).stem, sha256=model.sha256,
                       data=dataset.to_dict(), shape=runner.shape_handling(), threads=threads, scores=tuple(scores))
 
