@@ -1,10 +1,10 @@
 """A real slowdown, measured with the host runner (real LiteRT), is "slower"; two identical runs are "not
 significant".
 
-On this shared 2-core machine one configuration's round medians swing by up to 2.5x with the load of other
-processes (measured: tiny_isp at 256x256 on one thread, 2.8 to 7.2 ms between rounds), so the slowdown is
-made by work, not by threads (two threads were slower than one under load): a 512x512 input does 4x the work
-of 256x256. Rounds are interleaved so load drift hits each configuration alike.
+On this shared 2-core machine the slowdown is made by work, not by threads (two threads were slower than one
+under load): a 384x464 input does 1.21x the work of 384x384, a real 20% slowdown. Rounds of 20 runs are
+interleaved so load drift hits each configuration alike (3 trials of 3 under load: 1.20-1.21x, slower each time;
+the identical pair 0.98-1.0x, not significant).
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "tiny_isp.
 ROUNDS = 5
 
 
-def plan(side: int) -> RunPlan:
-    return RunPlan(input_shape=(1, side, side, 4), threads=1, runs=20, warmup=2, min_secs=0)
+def plan(width: int) -> RunPlan:
+    return RunPlan(input_shape=(1, 384, width, 4), threads=1, runs=20, warmup=2, min_secs=0)
 
 
 @pytest.fixture(scope="module")
 def measured():
     base, same, big = [], [], []
     for _ in range(ROUNDS):
-        base.append(measure_on_host(MODEL, plan(256)))
-        same.append(measure_on_host(MODEL, plan(256)))
-        big.append(measure_on_host(MODEL, plan(512)))
+        base.append(measure_on_host(MODEL, plan(384)))
+        same.append(measure_on_host(MODEL, plan(384)))
+        big.append(measure_on_host(MODEL, plan(464)))
     for result in base + same + big:
         assert result.status == "ok", result.raw_log[-2000:]
     return base, same, big
@@ -44,9 +44,9 @@ def test_real_slowdown_is_slower(measured) -> None:
     base, _, big = measured
     (pair,) = compare(base, big).pairs
     assert pair.outcome == SLOWER, pair.to_dict()
-    assert pair.ratio.value >= 1.2 and pair.ratio.low > 1.0
+    assert 1.1 <= pair.ratio.value <= 1.35 and pair.ratio.low > 1.0
     assert pair.a.summary.method == "bootstrap-rounds" and pair.a.summary.rounds == ROUNDS
-    assert any("input_shape [1,256,256,4] vs [1,512,512,4]" in reason for reason in pair.reasons)
+    assert any("input_shape [1,384,384,4] vs [1,384,464,4]" in reason for reason in pair.reasons)
 
 
 def test_identical_runs_are_not_significant(measured) -> None:
