@@ -72,6 +72,7 @@ class DeviceInfo:
     telemetry: Telemetry | None = None
     profile: str | None = None
     probe_error: str | None = None
+    emulates: str | None = None  # the SoC profile a loopback device stands in for (`--device` answers to it)
 
     def __post_init__(self) -> None:
         if not self.serial or not self.state:
@@ -119,6 +120,7 @@ class DeviceInfo:
             "fix": self.fix,
             "probe_error": self.probe_error,
             "profile": self.profile,
+            "emulates": self.emulates,
             "emulated": self.emulated,
             "model": self.model,
             "manufacturer": p.get("ro.product.manufacturer"),
@@ -214,7 +216,8 @@ def info_from_probe(
     props, telemetry = parse_probe(text)
     profile = match_profile(props, profiles)
     kept = {key: props[key] for key in REPORTED_PROPS if props.get(key)}
-    return DeviceInfo(server, serial, READY, props=kept, telemetry=telemetry, profile=profile.name if profile else None)
+    return DeviceInfo(server, serial, READY, props=kept, telemetry=telemetry, profile=profile.name if profile else None,
+                      emulates=profile.emulates if profile else None)
 
 
 def describe(device: Device, timeout: float = DESCRIBE_TIMEOUT_S, profiles: Mapping[str, Profile] | None = None) -> DeviceInfo:

@@ -3,6 +3,7 @@ is gone after SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -57,6 +58,15 @@ def test_emulate_starts_devices_and_cleans_up_on_sigterm(tmp_path):
         out = subprocess.run([adb, "-P", str(port), "-s", serials[1], "shell", "getprop", "ro.soc.model"],
                              capture_output=True, timeout=GUARD_TIMEOUT_S)
         assert out.stdout == b"SM8450\n"
+        # The other terminal: `mai-bench devices --json` lists both, matched to the SM8450 profile they emulate.
+        listing = subprocess.run([*_mai_bench(), "devices", "--json", "--adb-server", f"127.0.0.1:{port}"],
+                                 capture_output=True, text=True, timeout=GUARD_TIMEOUT_S)
+        assert listing.returncode == 0, listing.stderr
+        found = {d["serial"]: d for d in json.loads(listing.stdout)["devices"]}
+        assert set(found) == set(serials)
+        for device in found.values():
+            assert device["state"] == "device" and device["soc_model"] == "SM8450" and device["emulated"] is True
+            assert device["profile"] == "loopback-sm8450" and device["emulates"] == "sm8450"
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(GUARD_TIMEOUT_S)
