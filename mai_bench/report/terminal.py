@@ -77,9 +77,38 @@ def setup_table(results: Iterable[Result]) -> Table:
     return table
 
 
+def published_line(result: Result) -> str | None:
+    """The published runtimes of the reference models for this result's device profile, beside its own median."""
+    from mai_bench.device.profiles import get_profile
+    from mai_bench.errors import MaiBenchError
+
+    if not result.device.profile:
+        return None
+    try:
+        profile = get_profile(result.device.profile)
+        anchor = get_profile(profile.emulates) if profile.emulates else profile
+    except MaiBenchError:  # a profile this installation does not ship: nothing published to show
+        return None
+    delegate = result.delegate if any(b.delegate == result.delegate for b in anchor.baselines) else "gpu"
+    shown = [b for b in anchor.baselines if b.delegate == delegate]
+    if not shown:
+        return None
+    mine = result.latency_ms.median if result.latency_ms.median is not None else result.latency_ms.avg
+    line = (f"published on {anchor.display_name} ({delegate}): "
+            + ", ".join(f"{b.model} {b.runtime_ms:g} ms" for b in shown)
+            + f"; {result.model.name}: {fmt_ms(mine)} ms ({result.delegate})")
+    if result.device.emulated or delegate != result.delegate or not result.measured:
+        why = ("emulated device: a host CPU runtime" if result.device.emulated else
+               f"status {result.status}" if not result.measured else f"{result.delegate} is not {delegate}")
+        line += f" - not comparable: {why}"
+    return line + f" [{shown[0].source}]"
+
+
 def print_results(console: Console, results: list[Result]) -> None:
     console.print(latency_table(results))
     console.print(setup_table(results))
+    for line in dict.fromkeys(filter(None, map(published_line, results))):
+        console.print(_t(line, "cyan"))
     for r in results:
         for line in _notes(r):
             console.print(_t(f"{r.model.name}: {line}", "yellow"))
