@@ -30,6 +30,11 @@ def test_wheel_contains_package_data(wheel: Path) -> None:
                      "mai_bench/reference_models/pynet_v2_mobile.tflite",
                      "mai_bench/reference_models/MANIFEST.json",
                      "mai_bench/device_profiles/sm8450.yaml",
+                     "mai_bench/device_profiles/loopback-sm8450.yaml",
+                     "mai_bench/android_runner/run_benchmark.sh",
+                     "mai_bench/android_runner/binaries.yaml",
+                     "mai_bench/baselines/mai2022_table1.tsv",
+                     "mai_bench/baselines/mai2022_table2_mos.tsv",
                      "mai_bench/emulate/host_runner.py",
                      "mai_bench/cli/main.py"):
         assert required in names, f"{required} missing from {wheel.name}"
@@ -66,3 +71,7 @@ def test_installed_wheel_runs_outside_the_source_tree(wheel: Path, tmp_path: Pat
                             env=env, cwd=work, capture_output=True, text=True)
     assert runner.returncode == 0, runner.stdout + runner.stderr
     assert "Inference timings in us" in runner.stdout
+    baselines = subprocess.run([sys.executable, "-m", "mai_bench.cli.main", "baselines", "--json"], env=env, cwd=work,
+                               capture_output=True, text=True)
+    assert baselines.returncode == 0, baselines.stderr
+    assert "MicroISP 1.0" in baselines.stdout
