@@ -31,12 +31,13 @@ def reference_models() -> tuple[Path, ...]:
 
 def jobs(models: Sequence[Path], plans: Sequence[RunPlan], targets: Sequence[object | None],
          with_baselines: bool = False, rounds: int = 1) -> list[Job]:
-    """Devices one after another; on each, per delegate, `rounds` rounds of the candidates (and baselines)."""
+    """Devices one after another; on each, per delegate, `rounds` interleaved rounds of the candidates (and the
+    baselines): A B A B ..., so drift and heat hit every model alike."""
     refs = [m for m in reference_models() if m.resolve() not in {p.resolve() for p in models}] if with_baselines else []
     out = []
     for target in targets:
         for plan in plans:
-            for n in range(rounds if with_baselines else 1):
+            for n in range(rounds):
                 out += [Job(m, plan, target, False, n) for m in models]
                 out += [Job(m, plan, target, True, n) for m in refs]
     return out

@@ -9,6 +9,8 @@ import click
 from mai_bench.cli.options import adb_server_option
 from mai_bench.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK
 
+LOG_TAIL_STATUSES = ("crashed", "failed", "truncated", "unparsed", "timeout")
+LOG_TAIL_LINES = 10
 DELEGATE_CHOICES = ("gpu", "nnapi", "hexagon", "xnnpack", "cpu")
 
 
@@ -77,8 +79,9 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--with-baselines", is_flag=True,
               help="Also run MicroISP 1.0, 0.5 and PyNET-V2 Mobile on the same device and delegate, interleaved, "
                    "and report runtime ratios (and, off the SM8450 GPU, the projected SM8450 GPU runtime).")
-@click.option("--baseline-rounds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Interleaved rounds (A B A B ...) with --with-baselines.")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run every model this many times, interleaved (A B A B ...): medians get bootstrap intervals "
+                   "over rounds (3 or more recommended with --with-baselines and for `compare`).")
 @click.option("--fidelity-input", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="A RAW PNG (16-bit RGGB) fed to the model; the output is scored (PSNR/SSIM) against the host's "
                    "FP32 output of the same input.")
@@ -91,7 +94,7 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
             input_shape: tuple[int, ...] | None, gpu_backend: str | None, precision: str | None,
             nnapi_accelerator: str | None, hexagon_libs: Path | None, benchmark_binary: Path | None,
             op_profiling: bool, max_temp_c: float, max_battery_c: float, cooldown_timeout: float,
-            with_baselines: bool, baseline_rounds: int, fidelity_input: Path | None, allow_fallback: bool,
+            with_baselines: bool, rounds: int, fidelity_input: Path | None, allow_fallback: bool,
             out_dir: Path | None, as_json: bool, reconnect_grace: float, lock_wait: float) -> int:
     """Benchmark MODELS (.tflite files) the way the challenge did, at input 1,544,960,4 by default."""
     from mai_bench.campaign import baseline_comparisons, jobs, run_jobs, with_comparisons
@@ -141,7 +144,7 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
                 saved[id(result)] = path
                 status_console.print(f"saved {path}", markup=False, highlight=False)
 
-        job_list = jobs(models, plans, targets, with_baselines, baseline_rounds)
+        job_list = jobs(models, plans, targets, with_baselines, rounds)
         results = run_jobs(job_list, measure, on_result)
     rows = baseline_comparisons(results, job_list) if with_baselines else ()
     if rows:
@@ -155,9 +158,23 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
         print_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
     else:
         print_results(console(), results)
+        _print_log_tails(console(), results)
         if rows:
             print_versus(console(), rows)
     return exit_code([r for job, r in zip(job_list, results) if not job.baseline] or results, allow_fallback)
+
+
+def _print_log_tails(out, results) -> None:
+    """What a benchmark that crashed, failed or ran out of time printed last, as plain text."""
+    from mai_bench.report.escape import safe_text
+
+    for r in results:
+        lines = r.raw_log.strip().splitlines()[-LOG_TAIL_LINES:]
+        if r.status in LOG_TAIL_STATUSES and lines:
+            out.print(f"{safe_text(r.model.name)} ({r.delegate}) on {safe_text(r.device.serial)}, "
+                      "the benchmark's last lines:", markup=False, highlight=False, soft_wrap=True)
+            for line in lines:
+                out.print("  " + safe_text(line), markup=False, highlight=False, soft_wrap=True)
 
 
 def exit_code(results, allow_fallback: bool) -> int:

@@ -159,7 +159,7 @@ def test_fidelity_input_is_fed_to_the_device_and_its_output_scored(adb_server, l
 def test_with_baselines_gives_ratios_with_intervals_and_a_projection(adb_server, loopback) -> None:
     loopback.one()
     proc = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
-                     "--delegate", "xnnpack", "--with-baselines", "--baseline-rounds", "2", "--json", "--runs", "2",
+                     "--delegate", "xnnpack", "--with-baselines", "--rounds", "2", "--json", "--runs", "2",
                      "--warmup", "0", "--min-secs", "0", "--threads", "2", "--cooldown-timeout", "0", timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads(proc.stdout)
@@ -174,6 +174,6 @@ def test_with_baselines_gives_ratios_with_intervals_and_a_projection(adb_server,
     assert projected["estimate"] == pytest.approx(micro["ratio"] * 23.1)
     assert "estimate" in micro["note"]
     table = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
-                      "--delegate", "xnnpack", "--with-baselines", "--baseline-rounds", "1", "--runs", "1",
+                      "--delegate", "xnnpack", "--with-baselines", "--rounds", "1", "--runs", "1",
                       "--warmup", "0", "--min-secs", "0", "--cooldown-timeout", "0", timeout=600)
     assert "Against the baselines" in table.stdout and "estimate" in table.stdout

@@ -95,3 +95,16 @@ def test_not_a_model_exits_2(tmp_path: Path) -> None:
     proc = mai_bench("run", str(fake))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "PNG" in proc.stderr
+
+
+def test_rounds_are_interleaved_and_summarised_with_a_bootstrap_interval(tmp_path: Path) -> None:
+    proc = mai_bench("run", str(MODELS / "tiny_isp.tflite"), str(MODELS / "wrong_output.tflite"), "--rounds", "3",
+                     "--input-shape", "1,64,64,4", "--out", str(tmp_path), *FAST)
+    assert proc.returncode == 0, proc.stderr
+    saved = sorted(tmp_path.glob("*.json"))
+    assert len(saved) == 6
+    order = [json.loads(p.read_text())["model"]["name"] for p in sorted(saved, key=lambda p: p.stat().st_mtime_ns)]
+    assert order == ["tiny_isp", "wrong_output"] * 3
+    report = mai_bench("report", str(tmp_path), "--json")
+    assert report.returncode == 0, report.stderr
+    assert "bootstrap-rounds" in report.stdout
