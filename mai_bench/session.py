@@ -81,17 +81,24 @@ def sha256_file(path: Path) -> str:
 
 @lru_cache(maxsize=1)
 def host_binary() -> BinaryRef:
-    """The host runner identifies itself by its source's sha256 and the LiteRT it runs on."""
+    """The host runner identifies itself by the sha256 of all its sources and the LiteRT it runs on."""
     from importlib import metadata
 
     import mai_bench.emulate.host_runner as runner
+    import mai_bench.emulate.runner as parts
 
     path = Path(runner.__file__)
+    # The entry point and every module of its package, by name relative to mai_bench/emulate, so that a change
+    # to any of them (or a module added or removed) changes the runner's identity.
+    sources = sorted((str(f.relative_to(path.parent)), f) for f in [path, *Path(parts.__file__).parent.glob("*.py")])
+    digest = hashlib.sha256()
+    for name, source in sources:
+        digest.update(name.encode() + b"\0" + sha256_file(source).encode())
     try:
         litert = metadata.version("ai-edge-litert")
     except metadata.PackageNotFoundError:
         litert = "unknown"
-    return BinaryRef(name="mai-bench-runner", sha256=sha256_file(path), path=str(path),
+    return BinaryRef(name="mai-bench-runner", sha256=digest.hexdigest(), path=str(path),
                      version=f"mai-bench {__version__}; ai-edge-litert {litert}; python {platform.python_version()}")
 
 

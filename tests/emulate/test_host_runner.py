@@ -16,7 +16,11 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
-from mai_bench.emulate import host_runner as hr
+from mai_bench.emulate.runner.delegation import read_delegation
+from mai_bench.emulate.runner.errors import Failure, Fatal
+from mai_bench.emulate.runner.flags import _f32, param_lines, parse_flags, parse_value
+from mai_bench.emulate.runner.inputs import InputLayer, parse_input_layers, random_tensor
+from mai_bench.emulate.runner.stats import cpp_g, stat_line
 from mai_bench.parse import parse_log
 
 RUNNER = [sys.executable, "-m", "mai_bench.emulate.host_runner"]
@@ -137,7 +141,7 @@ def test_a_plain_run_prints_the_tools_lines_on_the_tools_streams(models):
     for line in ("INFO: Log parameter values verbosely: [0]", "INFO: Num threads: [2]", "INFO: Min num runs: [3]",
                  f"INFO: Graph: [{models['isp']}]", "INFO: Signature to run: []",
                  "INFO: #threads used for CPU inference: [2]", f"INFO: Loaded model {models['isp']}",
-                 "INFO: The input model file size (MB): " + hr.cpp_g(models["isp"].stat().st_size / 1e6)):
+                 "INFO: The input model file size (MB): " + cpp_g(models["isp"].stat().st_size / 1e6)):
         assert line in r.out
     # The runtime's own lines go to stderr, as LiteRT logs them.
     assert r.err[:2] == ["INFO: Initialized TensorFlow Lite runtime.",
@@ -394,58 +398,58 @@ def test_the_runner_dies_at_once_on_sigterm_and_sigint(models, signum):
                                            "avg=1.24304e+06 std=5567 p5=1238588 median=1241000 p95=1252566"),
 ])
 def test_stat_lines_follow_tsl_stat(samples, line):
-    assert hr.stat_line(samples) == line
+    assert stat_line(samples) == line
 
 
 def test_stat_line_without_percentiles_is_the_profilers_timings_line():
-    assert hr.stat_line([2, 9, 4], percentiles=False) == "count=3 first=2 curr=4 min=2 max=9 avg=5 std=2"
+    assert stat_line([2, 9, 4], percentiles=False) == "count=3 first=2 curr=4 min=2 max=9 avg=5 std=2"
 
 
 @pytest.mark.parametrize(("kind", "text", "parsed"), [
     ("int32", "5", (True, 5)), ("int32", "5x", (True, 5)), ("int32", "", (True, 0)), ("int32", "x5", (False, None)),
     ("int32", "99999999999", (True, 2**31 - 1)), ("float", "0.5", (True, 0.5)),
-    ("float", "1e-3x", (True, hr._f32(1e-3))), ("float", "fast", (False, None)), ("bool", "1", (True, True)),
+    ("float", "1e-3x", (True, _f32(1e-3))), ("float", "fast", (False, None)), ("bool", "1", (True, True)),
     ("bool", "false", (True, False)), ("bool", "yes", (False, None)), ("string", "", (True, "")),
 ])
 def test_flag_values_parse_like_the_tools_istreams(kind, text, parsed):
-    assert hr.parse_value(kind, text) == parsed
+    assert parse_value(kind, text) == parsed
 
 
 def test_flags_take_the_first_matching_argument_only():
-    flags = hr.parse_flags(["--num_runs=4", "--graph=m.tflite", "--num_runs=9", "--use_gpu=true", "-use_gpu=true"])
+    flags = parse_flags(["--num_runs=4", "--graph=m.tflite", "--num_runs=9", "--use_gpu=true", "-use_gpu=true"])
     assert flags.values["num_runs"] == 4 and flags.values["graph"] == "m.tflite"
     assert flags.unconsumed == ("--num_runs=9", "-use_gpu=true")
     assert flags.positions["use_gpu"] == 4 and not flags.given("use_nnapi")
-    assert hr.param_lines(flags) == ["Log parameter values verbosely: [0]", "Min num runs: [4]", "Graph: [m.tflite]",
-                                     "Signature to run: []", "Use gpu: [1]"]
+    assert param_lines(flags) == ["Log parameter values verbosely: [0]", "Min num runs: [4]", "Graph: [m.tflite]",
+                                  "Signature to run: []", "Use gpu: [1]"]
 
 
 def test_delegation_is_read_back_from_the_delegate_kernels_boundaries():
     # conv(0,1,2)->3, d2s(3)->4, cast(4)->5, then one delegate kernel with the partition's boundary tensors.
     nodes = [("CONV_2D", [0, 1, 2], [3]), ("DEPTH_TO_SPACE", [3], [4]), ("CAST", [4], [5]),
              ("DELEGATE", [0, 1, 2], [4])]
-    d = hr.read_delegation(nodes, model_nodes=3)
+    d = read_delegation(nodes, model_nodes=3)
     assert (d.replaced, d.total, d.partitions) == (2, 3, 1)
     assert d.plan_types == ("CAST", "TfLiteXNNPackDelegate") and not d.fully_delegated
-    none = hr.read_delegation(nodes[:3], model_nodes=3)
+    none = read_delegation(nodes[:3], model_nodes=3)
     assert (none.replaced, none.partitions, none.plan_types) == (0, 0, ("CONV_2D", "DEPTH_TO_SPACE", "CAST"))
 
 
 def test_input_layer_flags_are_checked_like_the_tool():
-    layers = hr.parse_input_layers("raw", "1,544,960,4", "raw,0,255", "raw:/tmp/raw.bin")
-    assert layers == (hr.InputLayer("raw", (1, 544, 960, 4), (0, 255), "/tmp/raw.bin"),)
-    with pytest.raises(hr.Failure, match="Any unknown sizes"):
-        hr.parse_input_layers("raw", "1,-1,-1,4", "", "")
-    with pytest.raises(hr.Failure, match="Wrong low and high value"):
-        hr.parse_input_layers("raw", "1,2", "raw,5,1", "")
-    with pytest.raises(hr.Fatal, match=r"Cannot find the corresponding input_layer name\(rgb\)"):
-        hr.parse_input_layers("raw", "1,2", "rgb,0,1", "")
-    with pytest.raises(hr.Failure, match="doesn't contain any delimiter"):
-        hr.parse_input_layers("raw", "1,2", "", "raw.bin")
+    layers = parse_input_layers("raw", "1,544,960,4", "raw,0,255", "raw:/tmp/raw.bin")
+    assert layers == (InputLayer("raw", (1, 544, 960, 4), (0, 255), "/tmp/raw.bin"),)
+    with pytest.raises(Failure, match="Any unknown sizes"):
+        parse_input_layers("raw", "1,-1,-1,4", "", "")
+    with pytest.raises(Failure, match="Wrong low and high value"):
+        parse_input_layers("raw", "1,2", "raw,5,1", "")
+    with pytest.raises(Fatal, match=r"Cannot find the corresponding input_layer name\(rgb\)"):
+        parse_input_layers("raw", "1,2", "rgb,0,1", "")
+    with pytest.raises(Failure, match="doesn't contain any delimiter"):
+        parse_input_layers("raw", "1,2", "", "raw.bin")
 
 
 def test_random_floats_follow_the_tools_mt19937_stream():
-    values = hr.random_tensor(np.random.RandomState(5489), "raw", np.dtype(np.float32), (3,), None)
+    values = random_tensor(np.random.RandomState(5489), "raw", np.dtype(np.float32), (3,), None)
     # std::mt19937's first outputs are 3499211612, 581869302, 3890346734.
     expected = [np.float32(np.float32(d) / np.float32(2**32)) - np.float32(0.5)
                 for d in (3499211612, 581869302, 3890346734)]
