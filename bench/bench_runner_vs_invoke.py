@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "mai_bench" / "reference_models" / "microisp_1_0.tflite"
 THREADS = 2
 RUNS = 8
-ROUNDS = 5
+ROUNDS = 7
 
 PLAIN = r"""
 import sys, time
