@@ -8,7 +8,7 @@ reads the log, and removes the run folder.
 While the run goes on, the device may stay unreachable (a dropped connection, a re-plugged cable, a restarted
 adb server) or silent (hung) for up to the reconnect grace period: every call from the start to the log's
 collection is retried until then, and no call waits past it, so a device that stops answering is given up
-within the grace period plus one WAIT_CHUNK_S.
+within the grace period (at least MIN_SLACK_S) plus one WAIT_CHUNK_S.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ CLEANUP_TIMEOUT_S = 15.0
 DEVICE_POLL_S = 0.05  # how often the wait shell looks for the rc file, on the device
 WAIT_CHUNK_S = 5.0  # one wait shell lasts at most this long, so progress shows and a dead link is noticed
 RECONNECT_PAUSE_S = 1.0
+MIN_SLACK_S = 2.0  # the least time a call gets beyond its wait on the device, however little grace is left
 # How long a device may stay unreachable during a run before the run is given up (a cable re-plug, an adb
 # server restart); the benchmark itself goes on on the device meanwhile.
 RECONNECT_GRACE_S = 30.0
@@ -53,20 +54,26 @@ class _Reach:
 
     def timeout(self, wait_s: float, usual_s: float) -> float:
         """For a call that waits `wait_s` on the device by design: its usual allowance on top, cut at the end
-        of the grace period."""
-        return wait_s + max(0.0, min(usual_s, self.left()))
+        of the grace period (but never below MIN_SLACK_S, which a device that answers at all needs)."""
+        return wait_s + min(usual_s, max(MIN_SLACK_S, self.left()))
 
     def answered(self) -> None:
         self.last = time.monotonic()
 
     def missed(self, error: DeviceError) -> None:
-        """After a call failed with an UNREACHABLE error: raise it once the grace period is over, else pause
-        before the next attempt."""
+        """After a call failed with an UNREACHABLE error: pause before the next attempt, or, once the grace
+        period is over, give up with a DeviceTimeout (the device went silent) or DeviceLost saying so."""
         left = self.left()
-        if left <= 0:
-            self.gave_up = True
-            raise error
-        time.sleep(min(RECONNECT_PAUSE_S, left))
+        if left > 0:
+            time.sleep(min(RECONNECT_PAUSE_S, left))
+            return
+        self.gave_up = True
+        kind = DeviceTimeout if isinstance(error, DeviceTimeout) else DeviceLost
+        raise kind(f"no answer for {time.monotonic() - self.last:.0f} s, past the reconnect grace period of "
+                   f"{self.grace_s:g} s; last: {error.reason}",
+                   f"{error.fix or 'check the device with `mai-bench devices`'}; the benchmark still stops on the "
+                   "device at its time limit; allow longer outages with --reconnect-grace",
+                   serial=error.serial, server=error.server, command=error.command, output=error.output) from error
 
 
 def new_run_dir() -> str:

@@ -6,6 +6,7 @@ import click
 
 from mai_bench.cli.console import console, print_json
 from mai_bench.cli.options import adb_server_option
+from mai_bench.report.escape import safe_text
 
 
 @click.command("devices")
@@ -26,7 +27,7 @@ def command(servers, as_json: bool) -> None:
     _render(listing)
     for (server, serial), holder in locks.items():
         if holder:
-            console().print(f"{serial} on {server} is in use by {holder}", markup=False, highlight=False)
+            console().print(safe_text(f"{serial} on {server} is in use by {holder}"), markup=False, highlight=False)
 
 
 def _locks(listing) -> dict[tuple[str, str], str | None]:
@@ -52,8 +53,11 @@ def _temp(value: float | None) -> str:
 
 
 def _render(listing) -> None:
-    from rich.markup import escape
+    from rich.markup import escape as escape_markup
     from rich.table import Table
+
+    def escape(value: str) -> str:  # device text is data: no markup, no terminal control characters
+        return escape_markup(safe_text(value))
 
     out = console()
     if not listing.devices:

@@ -9,6 +9,7 @@ for the service in the same connection: two round trips to the server, no sleeps
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import secrets
 import shlex
@@ -270,13 +271,13 @@ class Device:
 
     # -- files -----------------------------------------------------------------------------------------------
 
-    def _sync_reply(self, conn: Connection, what: str) -> None:
+    def _sync_reply(self, conn: Connection, what: str, fix: str | None = None) -> None:
         reply = conn.read_exact(8)
         kind, size = reply[:4], _U32.unpack_from(reply, 4)[0]
         if kind == b"OKAY":
             return
         message = conn.read_exact(size).decode("utf-8", errors="replace") if kind == b"FAIL" else repr(reply)
-        raise DeviceError(f"{what}: {message}", serial=self.serial, server=self.server)
+        raise DeviceError(f"{what}: {message}", fix, serial=self.serial, server=self.server)
 
     def push(self, local: str | os.PathLike, remote: str, timeout: float) -> int:
         """Copy a local file to `remote` (absolute), keeping its permission bits; return the bytes sent."""
@@ -300,7 +301,10 @@ class Device:
                     conn.send(b"".join(frames))
                     sent += size
                 conn.send(b"DONE" + _U32.pack(int(info.st_mtime)))
-                self._sync_reply(conn, f"the device refused {remote}")
+                folder = posixpath.dirname(remote) or "/"
+                self._sync_reply(conn, f"the device refused {remote}",
+                                 f"free space on the device (`adb {self.address.adb_flags()}-s {self.serial} shell "
+                                 f"df -h {shlex.quote(folder)}`) and check that the folder is writable")
                 conn.send(b"QUIT" + _U32.pack(0))
         return sent
 

@@ -32,6 +32,9 @@ DEFAULT_STALE_S = 180.0  # a holder refreshes every HEARTBEAT_S; three missed mi
 HEARTBEAT_S = 30.0
 LOCK_WAIT_S = 600.0  # default wait for a device another mai-bench is using
 LOCK_TIMEOUT_S = 10.0  # each lock command is one short shell round trip
+# A live taker writes the owner file within moments of `mkdir`; a lock folder still without one after this long
+# was left by a mai-bench killed in between (SIGKILL, a dropped link) and is broken.
+OWNERLESS_STALE_S = 15.0
 POLL_FIRST_S = 0.25  # waiting polls start fast (a short run ahead of us) and slow down to POLL_MAX_S
 POLL_MAX_S = 2.0
 
@@ -214,7 +217,8 @@ def _int(value: str | None) -> int | None:
 
 def parse_lock_state(text: str, default_stale_s: float = DEFAULT_STALE_S) -> LockInfo | None:
     """The holder described by the `held` answer of the device scripts; None when the answer says free.
-    A lock without an owner file (its taker died between `mkdir` and writing it) ages from its folder's time."""
+    A lock without an owner file (its taker died between `mkdir` and writing it, or a release was cut short)
+    ages from its folder's time and goes stale after OWNERLESS_STALE_S."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != "held":
         return None
@@ -226,7 +230,7 @@ def parse_lock_state(text: str, default_stale_s: float = DEFAULT_STALE_S) -> Loc
     try:
         stale_s = float(values.get("stale_s", ""))
     except ValueError:
-        stale_s = default_stale_s
+        stale_s = default_stale_s if "token" in values else min(default_stale_s, OWNERLESS_STALE_S)
     taken = _int(values.get("time")) if "token" in values else _int(values.get("mtime"))
     machine = values.get("machine", "")
     return LockInfo(owner=values.get("owner"), host=values.get("host"), pid=_int(values.get("pid")),

@@ -10,6 +10,7 @@ import datetime as _dt
 from typing import Any
 
 from mai_bench import __version__
+from mai_bench.challenge import FULL_HD_INPUT, FULL_HD_OUTPUT
 from mai_bench.plan import RunPlan
 from mai_bench.results.schema import BinaryRef, Delegation, DeviceRef, Latency, Memory, ModelRef, Result
 from mai_bench.session import RawRun
@@ -82,6 +83,10 @@ def latency_ms(parsed: Any) -> Latency:
                    count=parsed.count)
 
 
+def _shape(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -94,6 +99,10 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
     if parsed.op_profile:
         extra["op_profile"] = [row.to_dict() for row in parsed.op_profile]
     notes = list(warnings)
+    if tuple(model.input_shape or ()) == FULL_HD_INPUT and model.output_shape is not None \
+            and tuple(model.output_shape) != FULL_HD_OUTPUT:
+        notes.append(f"the model outputs {_shape(model.output_shape)} at the challenge's input, not "
+                     f"{_shape(FULL_HD_OUTPUT)}: timed as it is, but not a valid submission (see `mai-bench check`)")
     if raw.timed_out:
         notes.append(f"the run exceeded its time limit after {raw.duration_s:.0f} s and was killed; "
                      "raise --max-secs or lower --runs")

@@ -60,10 +60,14 @@ def load_results(path: Path) -> list[Result]:
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read result file {path}: {error}", "check the path and its permissions") from None
     try:
-        data = json.loads(text)
-        items = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
-        items = _json_lines(path, text)
+        try:
+            data = json.loads(text)
+            items = data if isinstance(data, list) else [data]
+        except json.JSONDecodeError:
+            items = _json_lines(path, text)
+    except RecursionError:  # the JSON decoder recurses once per nesting level
+        raise ResultFormatError(f"{path} nests JSON too deeply to be a mai-bench result",
+                                "pass a file written by `mai-bench run --out`") from None
     results = []
     for item in items:
         try:

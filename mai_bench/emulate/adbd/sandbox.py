@@ -77,7 +77,7 @@ def build(root: Path, spec: LoopbackSpec, python: str = sys.executable) -> Path:
     _write_sysfs(root, spec)
     _write(root / "system/bin/getprop", _getprop_script(spec), executable=True)
     stand_in = f"exec {shlex.quote(python)} -m mai_bench.emulate.adbd.stand_ins {{tool}} {shlex.quote(str(root))} \"$@\"\n"
-    for tool in ("benchmark_model", "df"):
+    for tool in ("benchmark_model", "df", "setsid"):
         _write(root / "system/bin" / tool, "#!/bin/sh\n" + stand_in.format(tool=tool), executable=True)
     # Device scripts call /system/bin/sh; a wrapper file, not a symlink, so sync never follows it to the host.
     _write(root / "system/bin/sh", '#!/bin/sh\nexec /bin/sh "$@"\n', executable=True)

@@ -61,7 +61,7 @@ class Faults:
     def from_dict(cls, data: Mapping[str, Any]) -> Faults:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
-            raise UsageError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+            raise UsageError(f"unknown fault(s): {', '.join(sorted(map(str, unknown)))}")
         return cls(**data)
 
 
@@ -79,6 +79,13 @@ class LoopbackSpec:
     faults: Faults = Faults()
 
     def __post_init__(self) -> None:
+        for part, kind in (("props", "getprop keys to values"), ("thermal", "zone types to milli-degrees")):
+            if not isinstance(getattr(self, part), Mapping):
+                raise UsageError(f"{part} in profile {self.name} must be a mapping of {kind}")
+        if not isinstance(self.cpu_max_freqs, (list, tuple)):
+            raise UsageError(f"cpu_max_freqs in profile {self.name} must be a list of kHz integers")
+        if not isinstance(self.battery_status, str):
+            raise UsageError(f"battery_status in profile {self.name} must be text, e.g. Discharging")
         props = {}
         for key, value in self.props.items():
             if not _PROP_KEY.match(str(key)):
@@ -166,14 +173,14 @@ def spec_from_mapping(name: str, data: Mapping[str, Any], faults: Faults = Fault
         raise UsageError(f"loopback profile {name} must be a mapping of {', '.join(sorted(_PROFILE_KEYS))}")
     unknown = set(data) - _PROFILE_KEYS
     if unknown:
-        raise UsageError(f"unknown key(s) {', '.join(sorted(unknown))} in loopback profile {name}",
+        raise UsageError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))} in loopback profile {name}",
                          f"use only {', '.join(sorted(_PROFILE_KEYS))}")
     if "props" not in data:
         raise UsageError(f"loopback profile {name} has no props")
     return LoopbackSpec(name=name, props=data["props"], thermal=data.get("thermal") or {},
                         battery_temp=data.get("battery_temp"),
-                        battery_status=str(data.get("battery_status", "Discharging")),
-                        cpu_max_freqs=tuple(data.get("cpu_max_freqs") or ()), faults=faults)
+                        battery_status=data.get("battery_status", "Discharging"),
+                        cpu_max_freqs=data.get("cpu_max_freqs") or (), faults=faults)
 
 
 def load_spec(profile: str | Path, faults: Faults = Faults()) -> LoopbackSpec:

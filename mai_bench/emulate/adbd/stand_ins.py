@@ -7,6 +7,9 @@ prints the tool's start lines, "Segmentation fault" and exits 139 (crashing_benc
 benchmark_sleep_s in timed sleeps, one per warm-up and timed run, and prints a benchmark_model log of those
 measured sleeps (orchestration benchmarks); or prints a recorded log and exits with its exit code.
 `df` reports no free space while storage_full_after_bytes is set, else runs the host df.
+`setsid` detaches its command from the shell's process group (a group of its own) but keeps it in the
+device's session, so a run started with `setsid nohup` survives its adb shell yet is still found, and
+stopped, with the device (the host setsid would take it out of the device's session).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ SEGFAULT_EXIT = 139
 
 def main(argv: list[str]) -> int:
     tool, root, args = argv[0], Path(argv[1]), argv[2:]
+    if tool == "setsid":
+        return setsid(args)
     try:
         faults = sandbox.read_faults(root)
     except (OSError, ValueError, MaiBenchError) as error:
@@ -75,6 +80,18 @@ def df(faults: Faults, args: list[str]) -> int:
     print("Filesystem      1K-blocks    Used Available Use% Mounted on")
     print("/dev/block/dm-0    1048576 1048576         0 100% /data")
     return 0
+
+
+def setsid(args: list[str]) -> int:
+    if not args:
+        print("usage: setsid COMMAND [ARG...]", file=sys.stderr)
+        return 1
+    os.setpgid(0, 0)
+    try:
+        os.execvp(args[0], args)
+    except OSError as error:
+        print(f"setsid: {args[0]}: {error.strerror}", file=sys.stderr)
+        return 127
 
 
 def _flags(args: list[str]) -> dict[str, str]:
