@@ -27,3 +27,5 @@ def read_yaml(path: Path, what: str, fix: str = "check the path and its permissi
     except yaml.YAMLError as error:
         # safe_load lands here for `!!python/...` tags too: these files are data, never code.
         raise UsageError(f"{what} {path} is not valid YAML: {error}", "fix the YAML syntax") from None
+    except RecursionError:  # the Python loader recurses once per nesting level
+        raise UsageError(f"{what} {path} nests too deeply to be a {what}", "fix the YAML") from None

@@ -36,7 +36,7 @@ def read_journal(path: Path) -> list[Result]:
             continue
         try:
             results.append(result_from_dict(json.loads(line)))
-        except (ValueError, ResultFormatError) as error:
+        except (ValueError, RecursionError, ResultFormatError) as error:
             detail = error.message if isinstance(error, ResultFormatError) else str(error)
             raise ResultFormatError(f"{path} line {number} is not a mai-bench result: {detail}",
                                     "delete that line (or the file, to start the farm afresh)") from None

@@ -3,7 +3,6 @@ written by `mai-bench eval`), from files and folders, told apart by their "schem
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any, Iterable
 from mai_bench.errors import UsageError
 from mai_bench.results.schema import SCHEMA as RESULT_SCHEMA
 from mai_bench.results.schema import Result, ResultFormatError, result_from_dict
+from mai_bench.results.store import read_documents
 
 FIDELITY_SCHEMA = "mai-bench/fidelity/1"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -72,7 +72,7 @@ def load_inputs(paths: Iterable[Path]) -> Inputs:
     for path in map(Path, paths):
         files = _folder_files(path) if path.is_dir() else [path]
         for file in files:
-            for item in _documents(file):
+            for item in read_documents(file):
                 schema = item.get("schema") if isinstance(item, dict) else None
                 if schema == FIDELITY_SCHEMA:
                     fidelity.append(fidelity_from_dict(item, str(file)))
@@ -96,19 +96,3 @@ def _folder_files(path: Path) -> list[Path]:
     return files
 
 
-def _documents(path: Path) -> list[Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path} does not exist", _FIX) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read {path}: {error}", "check the path and its permissions") from None
-    try:
-        data = json.loads(text)
-        return data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
-        pass
-    try:
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        raise ResultFormatError(f"{path} is not JSON or JSON lines: {error}", _FIX) from None

@@ -50,26 +50,33 @@ def write_result(result: Result, path: Path) -> None:
     write_atomic(Path(path), json.dumps(result.to_dict(), indent=2) + "\n")
 
 
-def load_results(path: Path) -> list[Result]:
-    """Load a result file: one JSON object, a JSON list of them, or JSON lines."""
+_FIX = "pass a file written by `mai-bench run --out` or `mai-bench farm`"
+
+
+def read_documents(path: Path) -> list:
+    """The JSON documents of a file: one object, a list of them, or JSON lines (a last line torn by a crash
+    mid-write is left out). Anything else is a clear error naming the file, never a parser's exception."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UsageError(f"result file {path} does not exist", "pass a file written by `mai-bench run --out`") from None
+        raise UsageError(f"result file {path} does not exist", _FIX) from None
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read result file {path}: {error}", "check the path and its permissions") from None
     try:
         try:
             data = json.loads(text)
-            items = data if isinstance(data, list) else [data]
+            return data if isinstance(data, list) else [data]
         except json.JSONDecodeError:
-            items = _json_lines(path, text)
+            return _json_lines(path, text)
     except RecursionError:  # the JSON decoder recurses once per nesting level
-        raise ResultFormatError(f"{path} nests JSON too deeply to be a mai-bench result",
-                                "pass a file written by `mai-bench run --out`") from None
+        raise ResultFormatError(f"{path} nests JSON too deeply to be a mai-bench document", _FIX) from None
+
+
+def load_results(path: Path) -> list[Result]:
+    """Load a result file: one JSON object, a JSON list of them, or JSON lines."""
     results = []
-    for item in items:
+    for item in read_documents(path):
         try:
             results.append(result_from_dict(item))
         except ResultFormatError as error:
@@ -87,8 +94,7 @@ def _json_lines(path: Path, text: str) -> list:
         except json.JSONDecodeError as error:
             if n == len(lines) - 1 and not text.endswith("\n") and n > 0:
                 break
-            raise ResultFormatError(f"{path} is not JSON or JSON lines (line {n + 1}: {error})",
-                                    "pass a file written by `mai-bench run --out` or `mai-bench farm`") from None
+            raise ResultFormatError(f"{path} is not JSON or JSON lines (line {n + 1}: {error})", _FIX) from None
     return items
 
 

@@ -182,3 +182,22 @@ def test_image_pairs_of_different_sizes(mai_bench, data, tmp_path: Path) -> None
     os.replace(wide, target)
     _clear_error(mai_bench(None, "eval", str(MODELS / "tiny_isp.tflite"), "--data", str(mismatched)), 2,
                  f"target {target.name} is 8x10", "they must be the same size")
+
+
+def test_deeply_nested_json_is_a_clear_error_in_report_and_farm_journal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from mai_bench.farm.journal import read_journal
+    from mai_bench.results.schema import ResultFormatError
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    proc = subprocess.run([sys.executable, "-m", "mai_bench.cli.main", "report", str(deep)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "nests JSON too deeply" in proc.stderr
+    journal = tmp_path / "results.jsonl"
+    journal.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ResultFormatError):
+        read_journal(journal)
