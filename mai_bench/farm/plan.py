@@ -42,7 +42,7 @@ from mai_bench.yaml_file import read_yaml
 RUN_KEYS = ("runs", "warmup", "threads", "min_secs", "max_secs", "input_shape", "gpu_backend", "precision",
             "nnapi_accelerator", "op_profiling", "allow_fallback")
 PLAN_KEYS = ("name", "servers", "models", "devices", "delegates", *RUN_KEYS, "benchmark_binary", "thermal",
-             "lock_wait_s", "thresholds", "fidelity")
+             "lock_wait_s", "reconnect_grace_s", "thresholds", "fidelity")
 THERMAL_KEYS = ("max_temp_c", "max_battery_c", "cooldown_timeout_s")
 CANDIDATE, REFERENCE = "candidate", "reference"
 
@@ -75,6 +75,7 @@ class FarmPlan:
     benchmark_binary: Path | None = None
     thermal: ThermalLimits = ThermalLimits()
     lock_wait_s: float = LOCK_WAIT_S
+    reconnect_grace_s: float | None = None  # None: the run's default (mai_bench.android.remote_run)
 
     @property
     def allow_fallback(self) -> bool:
@@ -178,6 +179,15 @@ def _settings(data: Mapping[str, Any], where: Path) -> dict[str, Any]:
     return settings
 
 
+def _seconds(data: Mapping[str, Any], key: str, where: Path, default: float | None) -> float | None:
+    if data.get(key) is None:
+        return default
+    value = float(_number(data, key, where))
+    if value < 0:
+        raise UsageError(f"plan {where}: `{key}` must be 0 or more, got {value:g}")
+    return value
+
+
 def _thermal(data: Any, where: Path) -> ThermalLimits:
     if data is None:
         return ThermalLimits()
@@ -248,10 +258,8 @@ def plan_from_mapping(data: Any, source: Path) -> FarmPlan:
     models = _models(_list(data, "models", where), where, references)
     thresholds = _resolve_ratios(thresholds_from_mapping(data.get("thresholds"), f"plan {where}"), models, where,
                                  references)
-    lock_wait = float(_number(data, "lock_wait_s", where)) if data.get("lock_wait_s") is not None \
-        else LOCK_WAIT_S
-    if lock_wait < 0:
-        raise UsageError(f"plan {where}: `lock_wait_s` must be 0 or more, got {lock_wait:g}")
+    lock_wait = _seconds(data, "lock_wait_s", where, LOCK_WAIT_S)
+    grace = _seconds(data, "reconnect_grace_s", where, None)
     name = str(data.get("name") or where.stem)
     plan = FarmPlan(
         source=where, name=name, servers=servers or (default_server(),), models=tuple(models),
@@ -260,7 +268,7 @@ def plan_from_mapping(data: Any, source: Path) -> FarmPlan:
                   if data.get("fidelity") is not None else None),
         benchmark_binary=(_file(data["benchmark_binary"], "benchmark_binary", where)
                           if data.get("benchmark_binary") is not None else None),
-        thermal=_thermal(data.get("thermal"), where), lock_wait_s=lock_wait)
+        thermal=_thermal(data.get("thermal"), where), lock_wait_s=lock_wait, reconnect_grace_s=grace)
     for delegate in plan.delegates:
         plan.run_plan(delegate)  # refuse bad run settings now, not on the first device
     return plan

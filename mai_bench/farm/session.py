@@ -51,7 +51,8 @@ def device_job_function(plan: FarmPlan) -> JobFunction:
     from mai_bench.android.measure import DeviceRunOptions, measure_on_device
 
     options = DeviceRunOptions(benchmark_binary=plan.benchmark_binary, thermal=plan.thermal,
-                               lock_wait_s=plan.lock_wait_s, lock_owner=f"mai-bench farm {plan.name}")
+                               lock_wait_s=plan.lock_wait_s, lock_owner=f"mai-bench farm {plan.name}",
+                               reconnect_grace_s=plan.reconnect_grace_s)
 
     def run(job: Job, status: Status) -> Result:
         return measure_on_device(job.model.path, job.plan, job.target, options, status)

@@ -143,3 +143,17 @@ def test_preflight_refuses_a_model_that_cannot_take_the_shape_before_any_device(
     with pytest.raises(UsageError):
         expand(plan, lambda spec: touched.append(spec) or ())
     assert touched == []
+
+
+def test_reconnect_grace_is_a_plan_setting(tmp_path) -> None:
+    from mai_bench.errors import UsageError
+    from mai_bench.farm.plan import load_plan
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes((Path(__file__).resolve().parents[1] / "fixtures" / "models" / "tiny_isp.tflite").read_bytes())
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text("models: [m.tflite]\ndevices: [all]\ndelegates: [xnnpack]\nreconnect_grace_s: 12\n")
+    assert load_plan(plan_file).reconnect_grace_s == 12.0
+    plan_file.write_text("models: [m.tflite]\ndevices: [all]\ndelegates: [xnnpack]\nreconnect_grace_s: -1\n")
+    with pytest.raises(UsageError, match="reconnect_grace_s"):
+        load_plan(plan_file)
