@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mai_bench.emulate.adbd.spec import Faults
+from support import cmdline
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "fixtures" / "models"
@@ -113,19 +114,12 @@ def test_a_run_past_its_limit_is_killed_on_the_device(adb_server, loopback) -> N
     assert result["status"] == "timeout", result["raw_log"]
     assert proc.returncode == 3
     assert result["duration_s"] < 60, "killed at its limit, not after the stand-in's 60 s"
-    left = [p for p in _all_pids() if str(device.root) in _cmdline(p) and "benchmark" in _cmdline(p)]
+    left = [p for p in _all_pids() if str(device.root) in cmdline(p) and "benchmark" in cmdline(p)]
     assert not left, f"benchmark processes left on the device: {left}"
 
 
 def _all_pids() -> list[int]:
     return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def test_hot_device_is_flagged(adb_server, loopback) -> None:

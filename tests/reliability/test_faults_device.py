@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 from mai_bench.android.staging import content_path
@@ -16,6 +15,7 @@ from mai_bench.emulate import loopback as loopback_lib
 from mai_bench.emulate.adbd.spec import Faults
 from mai_bench.results.store import collect_results
 from mai_bench.session import sha256_file
+from support import cmdline, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "tests" / "fixtures" / "models" / "tiny_isp_fullhd.tflite"  # 1292 bytes
@@ -25,21 +25,6 @@ FAST = ("--runs", "3", "--warmup", "1", "--min-secs", "0", "--threads", "2", "--
 def _device_processes(device: loopback_lib.LoopbackDevice) -> list[int]:
     """The loopback device's process table: its session, less the daemon itself."""
     return [pid for pid in loopback_lib.session_processes(device.pid) if pid != device.pid]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return value
 
 
 def _one_line(text: str) -> str:
@@ -67,7 +52,7 @@ def test_hanging_benchmark_is_killed_on_the_device_and_leaves_no_process(adb_ser
     device = loopback.one(faults=Faults(benchmark_sleep_s=60))
     proc = mai_bench_bg(adb_server, "run", str(MODEL), "--device", device.serial, "--delegate", "xnnpack",
                         "--json", "--run-timeout", "2", *FAST)
-    running = _wait_for(lambda: [p for p in _device_processes(device) if "benchmark_model" in _cmdline(p)],
+    running = wait_for(lambda: [p for p in _device_processes(device) if "benchmark_model" in cmdline(p)],
                         "the benchmark in the device's process table")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, err[-3000:]
@@ -76,7 +61,7 @@ def test_hanging_benchmark_is_killed_on_the_device_and_leaves_no_process(adb_ser
     assert any("exceeded its time limit" in w for w in result["warnings"])
     assert not [p for p in running if p in loopback_lib.session_processes(device.pid)], "the benchmark was killed"
     # The wrapper's one-second watchdog tick may outlive it by up to a second; then nothing is left.
-    _wait_for(lambda: not _device_processes(device), "the device's process table to empty", timeout=5)
+    wait_for(lambda: not _device_processes(device), "the device's process table to empty", timeout=5)
     runs = device.root / "data" / "local" / "tmp" / "mai-bench" / "runs"
     assert not runs.exists() or not any(runs.iterdir()), "the run folder is removed"
 
@@ -132,7 +117,7 @@ def test_offline_device_gives_its_state_and_the_fix(adb_server, loopback, mai_be
     device = loopback.one()
     os.kill(device.pid, signal.SIGKILL)  # the adb server keeps a TCP device it lost, offline, and retries
     device.process.wait()
-    _wait_for(lambda: adb_server_lib.devices(adb_server).get(device.serial) == "offline", "the device offline")
+    wait_for(lambda: adb_server_lib.devices(adb_server).get(device.serial) == "offline", "the device offline")
     proc = mai_bench(adb_server, "run", str(MODEL), "--device", device.serial, "--delegate", "xnnpack", *FAST)
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr

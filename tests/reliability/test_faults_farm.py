@@ -16,18 +16,11 @@ import yaml
 
 from mai_bench.emulate.adbd.spec import Faults
 from mai_bench.farm.journal import read_journal
+from support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "tests" / "fixtures" / "models"
 FAST = ("--runs", "3", "--warmup", "1", "--min-secs", "0", "--threads", "2", "--cooldown-timeout", "0")
-
-
-def _wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return value
 
 
 def _write_plan(path: Path, server, devices, **extra) -> Path:
@@ -57,7 +50,7 @@ def test_mai_bench_killed_mid_farm_leaves_no_corrupt_file_and_resume_completes_t
     farm = subprocess.Popen(_farm_argv(str(plan), "--out", str(out)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: _lines(journal) >= 3, "three finished jobs")
+        wait_for(lambda: _lines(journal) >= 3, "three finished jobs")
     finally:
         os.kill(farm.pid, signal.SIGKILL)
         farm.communicate()
@@ -103,7 +96,7 @@ def test_four_device_farm_with_a_dropped_a_hung_and_a_crashing_device(adb_server
     plan = _write_plan(tmp_path / "plan.yaml", adb_server, devices, models=[str(MODELS / "tiny_isp.tflite")])
 
     def strike(device, sig) -> None:
-        _wait_for(device.argv_log.exists, f"the first benchmark on {device.serial}", timeout=120)
+        wait_for(device.argv_log.exists, f"the first benchmark on {device.serial}", timeout=120)
         os.kill(device.pid, sig)
 
     strikers = [threading.Thread(target=strike, args=(dropped, signal.SIGKILL)),
@@ -142,7 +135,7 @@ def test_two_mai_bench_processes_on_one_device_never_share_it(adb_server, loopba
     model = str(MODELS / "tiny_isp.tflite")
     first = mai_bench_bg(adb_server, "run", model, "--device", device.serial, "--delegate", "xnnpack", "--json",
                          "--input-shape", "1,16,16,4", *FAST)
-    _wait_for(device.argv_log.exists, "the first run's benchmark")
+    wait_for(device.argv_log.exists, "the first run's benchmark")
     second = mai_bench(adb_server, "run", model, "--device", device.serial, "--delegate", "xnnpack", "--json",
                        "--input-shape", "1,16,16,4", "--lock-wait", "0.5", *FAST)
     assert second.returncode == 3, second.stderr[-3000:]

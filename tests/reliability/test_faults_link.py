@@ -15,6 +15,7 @@ from mai_bench.device.device import Device
 from mai_bench.emulate.adbd.spec import Faults
 from mai_bench.results.store import collect_results
 from mai_bench.session import sha256_file
+from support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "tests" / "fixtures" / "logs"
@@ -22,14 +23,6 @@ MODEL = ROOT / "tests" / "fixtures" / "models" / "tiny_isp_fullhd.tflite"
 PYNET = ROOT / "mai_bench" / "reference_models" / "pynet_v2_mobile.tflite"  # 3.7 MB: a push that takes a while
 FAST = ("--runs", "3", "--warmup", "1", "--min-secs", "0", "--threads", "2", "--cooldown-timeout", "0")
 GRACE_S = 2.0
-
-
-def _wait_for(condition, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return value
 
 
 def _result(proc) -> dict:
@@ -69,7 +62,7 @@ def test_connection_dropped_during_the_run_is_survived_within_the_grace_period(
     device = loopback.one(faults=Faults(benchmark_sleep_s=3))
     proc = mai_bench_bg(adb_server, "run", str(MODEL), "--device", device.serial, "--delegate", "xnnpack",
                         "--json", "--reconnect-grace", "20", *FAST)
-    _wait_for(device.argv_log.exists, "the benchmark to start")
+    wait_for(device.argv_log.exists, "the benchmark to start")
     assert adb("disconnect", device.serial).returncode == 0
     assert device.serial not in adb_server_lib.devices(adb_server), "the device is gone for a while"
     time.sleep(1.0)
@@ -101,7 +94,7 @@ def test_hung_device_is_given_up_within_the_grace_period_plus_5_s(adb_server, lo
     device = loopback.one(faults=Faults(benchmark_sleep_s=3))
     proc = mai_bench_bg(adb_server, "run", str(MODEL), "--device", device.serial, "--delegate", "xnnpack",
                         "--json", "--reconnect-grace", str(GRACE_S), *FAST)
-    _wait_for(device.argv_log.exists, "the benchmark to start")
+    wait_for(device.argv_log.exists, "the benchmark to start")
     os.kill(device.pid, signal.SIGSTOP)
     try:
         # The device comes back after the bound: had mai-bench still been waiting then, the run would end ok.
@@ -126,7 +119,7 @@ def test_adb_server_killed_mid_run_and_restarted_within_the_grace_period_complet
     device = own_server.device(Faults(benchmark_sleep_s=3))
     proc = mai_bench_bg(own_server.server, "run", str(MODEL), "--device", device.serial, "--delegate", "xnnpack",
                         "--json", "--reconnect-grace", "20", *FAST)
-    _wait_for(device.argv_log.exists, "the benchmark to start")
+    wait_for(device.argv_log.exists, "the benchmark to start")
     own_server.kill()
     time.sleep(0.5)
     own_server.restart()
@@ -143,7 +136,7 @@ def test_adb_server_killed_mid_run_for_good_is_a_clean_infra_error(own_server, m
     server = own_server.server
     proc = mai_bench_bg(server, "run", str(MODEL), "--device", device.serial, "--delegate", "xnnpack",
                         "--reconnect-grace", str(GRACE_S), *FAST)
-    _wait_for(device.argv_log.exists, "the benchmark to start")
+    wait_for(device.argv_log.exists, "the benchmark to start")
     own_server.kill()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 3, err[-3000:]
