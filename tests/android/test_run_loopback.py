@@ -171,3 +171,30 @@ def test_with_baselines_gives_ratios_with_intervals_and_a_projection(adb_server,
                       "--delegate", "xnnpack", "--with-baselines", "--rounds", "1", "--runs", "1",
                       "--warmup", "0", "--min-secs", "0", "--cooldown-timeout", "0", timeout=600)
     assert "Against the baselines" in table.stdout and "estimate" in table.stdout
+
+
+def test_hexagon_libraries_are_pushed_and_passed(adb_server, loopback, tmp_path: Path) -> None:
+    libs = tmp_path / "hexagon"
+    libs.mkdir()
+    for name in ("libhexagon_interface.so", "libhexagon_nn_skel.so"):
+        (libs / name).write_bytes(name.encode() * 100)
+    device = loopback.one()
+    result = run_json(adb_server, str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450", "--delegate",
+                      "hexagon", "--hexagon-libs", str(libs), expect=1)
+    assert result["status"] == "delegate-failed"  # the loopback device has no Hexagon DSP, and says so
+    (lib_flag,) = [a for a in result["argv"] if a.startswith("--hexagon_lib_path=")]
+    assert {"hexagon:libhexagon_interface.so", "hexagon:libhexagon_nn_skel.so"} <= set(result["transfer"])
+    remote_dir = lib_flag.split("=", 1)[1]
+    pushed = device.root / remote_dir.lstrip("/") / "libhexagon_nn_skel.so"
+    assert pushed.read_bytes() == (libs / "libhexagon_nn_skel.so").read_bytes()
+    assert any("Hexagon NN delegate does not serve" in w for w in result["warnings"])
+
+
+def test_op_profile_of_a_real_phone_log_lands_in_the_result(adb_server, loopback) -> None:
+    loopback.one(faults=Faults(benchmark_log_file=str(LOGS / "018_pocox3-cpu-2thr-fp32-opprofile.txt")))
+    result = run_json(adb_server, str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450", "--delegate", "cpu",
+                      "--op-profiling")
+    assert "--enable_op_profiling=true" in result["argv"]
+    rows = result["extra"]["op_profile"]
+    assert rows and all({"node_type", "count", "avg_ms", "percent"} <= set(row) for row in rows)
+    assert any(row["node_type"] == "CONV_2D" for row in rows)
