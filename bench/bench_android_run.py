@@ -39,10 +39,10 @@ def main() -> None:
             start = time.perf_counter()
             for local in (binary, MODEL):
                 subprocess.run(adb_argv(server, "-s", device.serial, "push", str(local), f"{remote_dir}/{local.name}"),
-                               env=env, check=True, stdout=subprocess.DEVNULL)
+                               env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             subprocess.run(adb_argv(server, "-s", device.serial, "shell", f"sh {remote_dir}/benchmark_model",
                                     f"--graph={remote_dir}/{MODEL.name}", *FLAGS),
-                           env=env, check=True, stdout=subprocess.DEVNULL)
+                           env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return time.perf_counter() - start
 
         bench_only = adb_argv(server, "-s", device.serial, "shell", "/system/bin/benchmark_model",
