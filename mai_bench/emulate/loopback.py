@@ -226,8 +226,13 @@ def _wait_ready(item: _Pending, timeout: float) -> LoopbackDevice:
 def _stop(pid: int, process: subprocess.Popen, timeout: float = STOP_TIMEOUT_S) -> None:
     adb_server.terminate(pid, process, timeout)
     # Leftovers exist only if the device died without cleaning up (SIGKILL); they may take a moment to die.
+    kill_session(pid, timeout)
+
+
+def kill_session(sid: int, timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGKILL every process left in session `sid` (a killed device's shells) and wait until they are gone."""
     deadline = time.monotonic() + timeout
-    while (leftovers := session_processes(pid)) and time.monotonic() < deadline:
+    while (leftovers := session_processes(sid)) and time.monotonic() < deadline:
         for leftover in leftovers:
             try:
                 os.kill(leftover, signal.SIGKILL)

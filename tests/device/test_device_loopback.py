@@ -206,20 +206,7 @@ def test_killed_device_raises_device_lost(adb_server, loopback, legacy):
     assert "started" in error.value.output and "finished" not in error.value.output
     with pytest.raises((DeviceLost, DeviceNotReady)):
         device.shell(["true"], 5)
-    _end_orphans(started.pid)
-
-
-def _end_orphans(sid: int) -> None:
-    """A SIGKILLed daemon's shell children outlive it in its session; end them and wait until they are gone,
-    so the factory's teardown check does not race their death."""
-    deadline = time.monotonic() + 10
-    while (pids := loopback_lib.session_processes(sid)) and time.monotonic() < deadline:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
+    loopback_lib.kill_session(started.pid)
 
 
 @pytest.mark.timeout(60)
