@@ -14,12 +14,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from mai_bench import __version__
 from mai_bench.binaries.cache import FORCE_FETCH, BinaryCache, CacheRecord
 from mai_bench.binaries.manifest import BASE_URL_ENV, CUSTOM_FLAG, BinaryEntry
+from mai_bench.clock import utc_now
 from mai_bench.errors import InfraError
 
 # Seconds one socket operation (connect, or one read) may take; a stalled server fails, a slow one does not.
@@ -40,10 +40,6 @@ class FetchOutcome:
     record: CacheRecord
     path: Path
     status: str
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _offline_fix(entry: BinaryEntry) -> str:
@@ -130,7 +126,7 @@ def fetch_binary(entry: BinaryEntry, cache: BinaryCache, *, force: bool = False,
         sha256, size = _download(entry, temp, timeout, progress)
         _check(entry, sha256, previous, force)
         record = CacheRecord(name=entry.name, abi=entry.abi, url=entry.url, sha256=sha256, size=size,
-                             fetched_at=_now())
+                             fetched_at=utc_now())
         try:
             path = cache.store(temp, record)
         except OSError as error:

@@ -8,7 +8,6 @@ clear error (nothing is cropped or tiled, so every score covers the whole image)
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import statistics
@@ -19,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mai_bench import __version__
+from mai_bench.clock import utc_now
 from mai_bench.errors import ModelError, UsageError
 from mai_bench.fidelity.metrics import PSNR_INF_NOTE, Fidelity, json_psnr, metrics
 from mai_bench.fidelity.rawdata import Pair, PairFiles, find_dataset, load_pair
@@ -276,10 +276,6 @@ def _text(shape) -> str:
     return "[" + ",".join(str(int(d)) for d in shape) + "]"
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def save_evaluation(evaluation: Evaluation, out_dir: str | Path) -> SavedFiles:
     """Write `fidelity_<model>.json` (the fidelity document) and `fidelity_<model>.csv` (one row per image)
     into `out_dir`, each atomically."""
@@ -289,7 +285,7 @@ def save_evaluation(evaluation: Evaluation, out_dir: str | Path) -> SavedFiles:
 
     out_dir = Path(out_dir)
     stem = "fidelity_" + "".join(c if c.isalnum() or c in "._-" else "_" for c in evaluation.model_name)[:60]
-    document = evaluation.fidelity_document(created_at=_now())
+    document = evaluation.fidelity_document(created_at=utc_now())
     json_path, csv_path = out_dir / f"{stem}.json", out_dir / f"{stem}.csv"
     write_atomic(json_path, json.dumps(document, indent=2) + "\n")
     frame = pd.DataFrame([{**s.to_dict(), "psnr": s.psnr} for s in evaluation.scores],

@@ -4,11 +4,11 @@ PSNR and a runtime are known, with the reason whenever that score is not compara
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from mai_bench import __version__
+from mai_bench.clock import utc_now
 from mai_bench.baselines import DELEGATE as CHALLENGE_DELEGATE
 from mai_bench.baselines import PROFILE as CHALLENGE_PROFILE
 from mai_bench.baselines import REFERENCE_MODELS, SOURCE
@@ -183,7 +183,7 @@ def build_report(results: Sequence[Result], fidelity: Sequence[Fidelity] = ()) -
     unmatched = tuple(doc for sha, doc in by_model.items() if sha not in measured_models)
     return Report(rows=tuple(rows), configs=tuple(configs), unmatched_fidelity=unmatched,
                   notes=_notes(rows, configs, fidelity, by_model),
-                  created_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+                  created_at=utc_now())
 
 
 def _notes(rows: Sequence[Row], configs: Sequence[Config], fidelity: Sequence[Fidelity],

@@ -6,10 +6,10 @@ acceleration: the status says `delegate-fallback` (partial, with the counts) or 
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any
 
 from mai_bench import __version__
+from mai_bench.clock import utc_now
 from mai_bench.challenge import FULL_HD_INPUT, FULL_HD_OUTPUT
 from mai_bench.plan import RunPlan
 from mai_bench.results.schema import BinaryRef, Delegation, DeviceRef, Latency, Memory, ModelRef, Result
@@ -87,10 +87,6 @@ def _shape(shape) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, device: DeviceRef,
                  binary: BinaryRef, extra: dict[str, Any] | None = None, warnings: tuple[str, ...] = (),
                  transfer: dict[str, Any] | None = None, thermal: dict[str, Any] | None = None) -> Result:
@@ -111,7 +107,7 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
         argv=raw.argv, binary=binary, latency_ms=latency_ms(parsed),
         memory_mb=Memory(init=parsed.memory_init_mb, overall=parsed.memory_overall_mb, peak=parsed.peak_mb),
         delegation=delegation, raw_log=raw.output, tool_version=__version__,
-        created_at=_now(), exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes),
+        created_at=utc_now(), exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes),
         transfer=transfer or {}, thermal=thermal or {}, extra=extra,
     )
 
@@ -125,6 +121,6 @@ def infra_result(*, plan: RunPlan, error: Exception, model: ModelRef, device: De
         status="infra-error", model=model, device=device, delegate=plan.delegate, settings=plan.to_dict(),
         argv=argv, binary=binary or BinaryRef(name="unknown", sha256=None), latency_ms=Latency(),
         memory_mb=Memory(), delegation=Delegation(requested=plan.delegate, reasons=(reason.splitlines()[0],)),
-        raw_log=reason, tool_version=__version__, created_at=_now(), warnings=(reason.splitlines()[0],),
+        raw_log=reason, tool_version=__version__, created_at=utc_now(), warnings=(reason.splitlines()[0],),
         transfer=transfer or {}, thermal=thermal or {}, extra=extra or {},
     )
