@@ -5,7 +5,6 @@ The host session runs the bundled host runner (real LiteRT on this machine's CPU
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import signal
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from mai_bench import __version__
 from mai_bench.errors import InfraError
+from mai_bench.hashing import sha256_of_files
 from mai_bench.plan import RunPlan
 from mai_bench.results.schema import BinaryRef, DeviceRef
 
@@ -71,14 +71,6 @@ def run_on_host(plan: RunPlan, model: Path, timeout: float | None = None) -> Raw
                   duration_s=time.perf_counter() - started, timed_out=timed_out)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @lru_cache(maxsize=1)
 def host_binary() -> BinaryRef:
     """The host runner identifies itself by the sha256 of all its sources and the LiteRT it runs on."""
@@ -90,15 +82,13 @@ def host_binary() -> BinaryRef:
     path = Path(runner.__file__)
     # The entry point and every module of its package, by name relative to mai_bench/emulate, so that a change
     # to any of them (or a module added or removed) changes the runner's identity.
-    sources = sorted((str(f.relative_to(path.parent)), f) for f in [path, *Path(parts.__file__).parent.glob("*.py")])
-    digest = hashlib.sha256()
-    for name, source in sources:
-        digest.update(name.encode() + b"\0" + sha256_file(source).encode())
+    sha256, _ = sha256_of_files((str(f.relative_to(path.parent)), f)
+                                for f in [path, *Path(parts.__file__).parent.glob("*.py")])
     try:
         litert = metadata.version("ai-edge-litert")
     except metadata.PackageNotFoundError:
         litert = "unknown"
-    return BinaryRef(name="mai-bench-runner", sha256=digest.hexdigest(), path=str(path),
+    return BinaryRef(name="mai-bench-runner", sha256=sha256, path=str(path),
                      version=f"mai-bench {__version__}; ai-edge-litert {litert}; python {platform.python_version()}")
 
 

@@ -7,7 +7,6 @@ transfers recorded.
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import tempfile
 import uuid
@@ -32,7 +31,8 @@ from mai_bench.plan import RunPlan
 from mai_bench.resources import data_dir
 from mai_bench.results.build import build_result, infra_result
 from mai_bench.results.schema import BinaryRef, DeviceRef, Result
-from mai_bench.session import run_timeout, sha256_file
+from mai_bench.hashing import sha256_file, sha256_of_files
+from mai_bench.session import run_timeout
 
 DEVICE_HASH_TIMEOUT_S = 60.0
 PULL_TIMEOUT_S = 120.0
@@ -96,11 +96,9 @@ def _hexagon_files(folder: Path) -> tuple[list[StagedFile], str]:
     if not files:
         raise UsageError(f"--hexagon-libs {folder} holds no files",
                          "pass the folder with libhexagon_interface.so and the libhexagon_nn_skel*.so files")
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f.name.encode() + b"\0" + sha256_file(f).encode())
-    remote_dir = content_path("hexagon", digest.hexdigest(), "")
-    staged = [StagedFile("hexagon:" + f.name, f, posixpath.join(remote_dir, f.name), sha256_file(f),
+    folder_sha, each = sha256_of_files((f.name, f) for f in files)
+    remote_dir = content_path("hexagon", folder_sha, "")
+    staged = [StagedFile("hexagon:" + f.name, f, posixpath.join(remote_dir, f.name), each[f.name],
                          f.stat().st_size) for f in files]
     return staged, remote_dir.rstrip("/")
 

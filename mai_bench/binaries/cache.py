@@ -8,7 +8,6 @@ refused, never pushed to a device.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,11 +16,11 @@ from pathlib import Path
 
 from mai_bench.binaries.manifest import ANDROID_ABIS, BinaryEntry
 from mai_bench.errors import InfraError
+from mai_bench.hashing import sha256_file
 from mai_bench.results.store import write_atomic
 
 RECORD_SCHEMA = "mai-bench/binary-record/1"
 FORCE_FETCH = "mai-bench binaries fetch --force"
-_HASH_CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -30,14 +29,6 @@ def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME", "")
     root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
     return root / "mai-bench" / "binaries"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mai_bench.binaries.cache import (FORCE_FETCH, BinaryCache, CacheRecord, cache_dir, sha256_file,
-                                      verify_binary)
+from mai_bench.binaries.cache import FORCE_FETCH, BinaryCache, CacheRecord, cache_dir, verify_binary
 from mai_bench.binaries.fetch import DOWNLOAD_TIMEOUT_S, Progress, fetch_binary
 from mai_bench.binaries.manifest import CUSTOM_FLAG, BinaryEntry, Manifest, load_manifest
 from mai_bench.errors import InfraError, UsageError
+from mai_bench.hashing import sha256_file
 
 SOURCES = ("cache", "download", "custom")
 CUSTOM_NAME = "custom"

@@ -36,7 +36,7 @@ from mai_bench.farm.thresholds import Thresholds, section, thresholds_from_mappi
 from mai_bench.plan import DELEGATES, RunPlan
 from mai_bench.resources import reference_models_dir
 from mai_bench.results.schema import ModelRef
-from mai_bench.session import sha256_file
+from mai_bench.hashing import sha256_file
 from mai_bench.yaml_file import read_yaml
 
 RUN_KEYS = ("runs", "warmup", "threads", "min_secs", "max_secs", "input_shape", "gpu_backend", "precision",

@@ -14,7 +14,7 @@ from mai_bench.device.device import Device
 from mai_bench.emulate import loopback as loopback_lib
 from mai_bench.emulate.adbd.spec import Faults
 from mai_bench.results.store import collect_results
-from mai_bench.session import sha256_file
+from mai_bench.hashing import sha256_file
 from support import cmdline, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mai_bench.android.staging import content_path
 from mai_bench.emulate.adbd.spec import Faults
-from mai_bench.session import sha256_file
+from mai_bench.hashing import sha256_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "tests" / "fixtures" / "models" / "tiny_isp_fullhd.tflite"
