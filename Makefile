@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	@bash scripts/ensure_system_packages.sh
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

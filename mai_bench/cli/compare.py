@@ -52,6 +52,7 @@ def _print(out, comparison) -> None:
     from rich.text import Text
 
     from mai_bench.report.escape import safe_text
+    from mai_bench.report.layout import fit
     from mai_bench.report.numbers import fmt_interval, fmt_ratio
 
     table = Table(title=f"B against A (threshold {comparison.threshold:.0%}; ms, 95% intervals)",
@@ -69,7 +70,7 @@ def _print(out, comparison) -> None:
         table.add_row(Text(pair.outcome, style=_STYLE[pair.outcome]), Text(safe_text(pair.label)),
                       "-" if pair.a is None else fmt_interval(pair.a.summary),
                       "-" if pair.b is None else fmt_interval(pair.b.summary), ratio)
-    out.print(table)
+    out.print(fit(out, table, key_columns=2))  # the outcome and the benchmark name a stacked row
     for pair in comparison.pairs:
         for reason in pair.reasons:
             out.print(Text(safe_text(f"{pair.label}: {reason}"), style="dim"))

@@ -12,22 +12,25 @@ import click
 from mai_bench.errors import EXIT_USAGE, MaiBenchError
 
 _console = None
+_console_stream = None
 
 
 def console():
-    """The rich console for human-readable output (stdout)."""
-    global _console
-    if _console is None:
-        from rich.console import Console
+    """The rich console for human-readable output (stdout): fitted to the terminal on a terminal, never wrapped
+    in a pipe, file or log (see mai_bench.console)."""
+    global _console, _console_stream
+    if _console is None or _console_stream is not sys.stdout:  # a new stdout (tests capture it) is judged anew
+        from mai_bench.console import make_console
 
-        _console = Console(highlight=False)
+        _console, _console_stream = make_console(), sys.stdout
     return _console
 
 
 def err_console():
-    from rich.console import Console
+    """A console on stderr (progress, status, errors), made like console()."""
+    from mai_bench.console import make_console
 
-    return Console(stderr=True, highlight=False)
+    return make_console(stderr=True)
 
 
 def print_json(data: Any) -> None:

@@ -48,13 +48,18 @@ def _locks(listing) -> dict[tuple[str, str], str | None]:
     return locks
 
 
-def _temp(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} °C"
+def _temps(t) -> str:
+    """"41.2 / 30.5": the hottest CPU/GPU zone and the battery, in °C."""
+    if t is None or (t.max_temp_c is None and t.battery_c is None):
+        return "-"
+    return " / ".join("-" if v is None else f"{v:.1f}" for v in (t.max_temp_c, t.battery_c))
 
 
 def _render(listing) -> None:
     from rich.markup import escape as escape_markup
     from rich.table import Table
+
+    from mai_bench.report.layout import fit
 
     def escape(value: str) -> str:  # device text is data: no markup, no terminal control characters
         return escape_markup(safe_text(value))
@@ -63,24 +68,30 @@ def _render(listing) -> None:
     if not listing.devices:
         out.print(f"No devices on {', '.join(listing.servers)}.")
     else:
+        # One server is named in the title; with several, each row names its own.
+        several = len({d.server for d in listing.devices}) > 1
+        keys = ("server", "serial") if several else ("serial",)
         table = Table(title=f"Devices on {', '.join(listing.servers)}", title_justify="left")
         # Servers and serials are typed back into --device: never wrapped or cut; the rest folds if it must.
-        for column in ("server", "serial"):
+        for column in keys:
             table.add_column(column, no_wrap=True, min_width=max(len(getattr(d, column)) for d in listing.devices))
-        for column in ("state", "profile", "model", "SoC", "ABI", "Android", "max temp", "battery", "emulated"):
+        for column in ("state", "profile", "model", "SoC", "ABI", "Android", "max/batt °C", "emulated"):
             table.add_column(column, overflow="fold")
         for d in listing.devices:
-            p, t = d.props, d.telemetry
+            p = d.props
             soc = " ".join(v for v in (p.get("ro.soc.manufacturer"), d.soc) if v) or "-"
             android = f"{p['ro.build.version.release']} (SDK {d.sdk})" if "ro.build.version.release" in p else "-"
             table.add_row(
-                escape(d.server), escape(d.serial), escape(d.state) if d.ready else f"[red]{escape(d.state)}[/]",
+                *(escape(getattr(d, key)) for key in keys),
+                escape(d.state) if d.ready else f"[red]{escape(d.state)}[/]",
                 escape(d.profile or "-"), escape(d.model or "-"), escape(soc), escape(p.get("ro.product.cpu.abi", "-")),
-                escape(android), _temp(t.max_temp_c if t else None), _temp(t.battery_c if t else None),
-                ("yes" if d.emulated else "no") if d.props else "-",
+                escape(android), _temps(d.telemetry), _emulated(d) if d.props else "-",
             )
-        out.print(table)
+        out.print(fit(out, table, key_columns=len(keys) + 1))  # the keys and the state name a stacked row
     for d in listing.devices:
+        if d.lenient:
+            out.print(f"[yellow]{escape(d.serial)} is a LENIENT loopback device, more forgiving than a phone: "
+                      f"{escape(d.lenient)}[/]")
         if d.probe_error or d.fix:
             what = f"could not be read: {d.probe_error}" if d.probe_error else f"is {d.state}"
             out.print(f"[red]{escape(d.serial)} on {escape(d.server)} {escape(what)}[/]")
@@ -90,3 +101,9 @@ def _render(listing) -> None:
         out.print(f"[red]adb server {escape(problem.server)} {escape(problem.message)}[/]")
         if problem.fix:
             out.print(f"  [yellow]fix:[/] {escape(problem.fix)}")
+
+
+def _emulated(device) -> str:
+    if not device.emulated:
+        return "no"
+    return "yes, LENIENT" if device.lenient else "yes"

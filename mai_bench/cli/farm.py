@@ -45,11 +45,11 @@ def command(plan_file: Path, resume: bool, junit: Path | None, out_dir: Path | N
             for reason in verdict.reasons:
                 r = verdict.result
                 out.print(f"{r.model.name}/{r.delegate} on {r.device.serial}: {reason.splitlines()[0]}",
-                          markup=False, highlight=False, soft_wrap=True)
+                          markup=False)
         for item in not_checked(outcome.verdicts):
-            out.print(item, style="yellow", markup=False, highlight=False, soft_wrap=True)
+            out.print(item, style="yellow", markup=False)
     paths = [f"results {outcome.run.journal}", f"summary {outcome.summary_path}"]
     if outcome.junit_path:
         paths.append(f"JUnit {outcome.junit_path}")
-    status.print("wrote " + ", ".join(paths), markup=False, highlight=False, soft_wrap=True)
+    status.print("wrote " + ", ".join(paths), markup=False, soft_wrap=True)  # paths: whole, to copy
     return outcome.exit_code

@@ -1,5 +1,6 @@
 """Progress of a running farm on stderr: on a terminal a live rich display (one line per device with its current
-job and step, one overall bar with the ETA); elsewhere (CI logs) one plain line per finished job."""
+job and step, one overall line); elsewhere (CI logs) one plain line per finished job. Each line starts with the
+jobs done out of the total and the time left, so a narrow terminal cuts the step text, never the count."""
 
 from __future__ import annotations
 
@@ -16,15 +17,16 @@ from rich.progress import (
     SpinnerColumn,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from mai_bench.farm.plan import Job
 from mai_bench.farm.runner import Silent
 from mai_bench.results.schema import Result
 
 STATUS_WIDTH = 60  # a step text longer than this is cut: one line per device
+BAR_WIDTH = 12
 
 
 def _latency(result: Result) -> str:
@@ -41,12 +43,15 @@ def finished_line(job: Job, result: Result) -> str:
 
 
 class LiveProgress:
-    """The rich display: per-device rows plus an overall row with elapsed time and ETA."""
+    """The rich display: an overall row and a row per device, each "done/total ETA device step bar". The step
+    text takes the width left over and is the only thing a narrow terminal shortens (with an ellipsis)."""
 
     def __init__(self, console: Console):
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.fields[device]}", style="bold"),
-                                  TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+        step = Column(no_wrap=True, overflow="ellipsis", ratio=1)
+        self._progress = Progress(MofNCompleteColumn(), TimeRemainingColumn(), SpinnerColumn(),
+                                  TextColumn("{task.fields[device]}", style="bold", table_column=Column(no_wrap=True)),
+                                  TextColumn("{task.description}", table_column=step), BarColumn(bar_width=BAR_WIDTH),
+                                  console=console, transient=False, expand=True)
         self._overall: TaskID | None = None
         self._devices: dict[str, TaskID] = {}
         self._left: dict[str, int] = {}  # jobs still to finish, per device
@@ -78,7 +83,7 @@ class LiveProgress:
         done = self._left[job.device_key] == 0
         self._progress.update(task, description="done" if done else escape(f"{job.label}: {result.status}"))
         if result.status != "ok":
-            self._progress.console.print(escape(finished_line(job, result)), style="yellow", soft_wrap=True)
+            self._progress.console.print(escape(finished_line(job, result)), style="yellow")
 
     def farm_finished(self) -> None:
         self._progress.stop()
@@ -99,13 +104,21 @@ class LineProgress(Silent):
         devices = len({job.device_key for job in jobs})
         resumed = f" ({skipped} already done)" if skipped else ""
         self._console.print(f"farm: {len(jobs)} job(s) on {devices} device(s){resumed}", markup=False,
-                            highlight=False, soft_wrap=True)
+                            highlight=False)
 
     def job_finished(self, job: Job, result: Result) -> None:
         with self._lock:
             self._done += 1
-            line = f"[{self._done}/{self._total} {time.monotonic() - self._started:.0f}s] {finished_line(job, result)}"
-            self._console.print(line, markup=False, highlight=False, soft_wrap=True)
+            line = f"[{count_and_eta(self._done, self._total, time.monotonic() - self._started)}] "
+            self._console.print(line + finished_line(job, result), markup=False, highlight=False)
+
+
+def count_and_eta(done: int, total: int, elapsed_s: float) -> str:
+    """"3/8, 12 s, ETA 20 s": jobs done of the total, time so far, and the time left at the pace so far."""
+    text = f"{done}/{total}, {elapsed_s:.0f} s"
+    if 0 < done < total:
+        text += f", ETA {elapsed_s / done * (total - done):.0f} s"
+    return text
 
 
 def progress_for(console: Console) -> LiveProgress | LineProgress:

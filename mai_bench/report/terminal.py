@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mai_bench.baselines import REFERENCE_MODELS
 from mai_bench.report.escape import safe_text
+from mai_bench.report.layout import fit
 from mai_bench.report.numbers import fmt_interval, fmt_ms, fmt_psnr, fmt_score, fmt_ssim
 from mai_bench.results.schema import Result
 from mai_bench.stats.config import device_id
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["fmt_ms", "latency_table", "print_report", "print_results", "render", "setup_table"]
 
 _STATUS_STYLE = {"ok": "green", "delegate-fallback": "yellow", "delegate-failed": "red"}
-RENDER_WIDTH = 160  # columns of the plain-text table written to a file
+# Leading columns that name a row when a table too wide for the terminal is shown as stacked rows.
+SUMMARY_KEYS, LATENCY_KEYS, SETUP_KEYS, VERSUS_KEYS = 4, 3, 2, 3
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -105,8 +107,8 @@ def published_line(result: Result) -> str | None:
 
 
 def print_results(console: Console, results: list[Result]) -> None:
-    console.print(latency_table(results))
-    console.print(setup_table(results))
+    console.print(fit(console, latency_table(results), LATENCY_KEYS))
+    console.print(fit(console, setup_table(results), SETUP_KEYS))
     for line in dict.fromkeys(filter(None, map(published_line, results))):
         console.print(_t(line, "cyan"))
     for r in results:
@@ -132,10 +134,10 @@ def configs_table(report: Report) -> Table:
 def print_report(console: Console, report: Report) -> None:
     """The summary, the per-result tables, then warnings (each with its fix) and notes."""
     if report.configs:
-        console.print(configs_table(report))
+        console.print(fit(console, configs_table(report), SUMMARY_KEYS))
         results = [row.result for row in report.rows]
-        console.print(latency_table(results))
-        console.print(setup_table(results))
+        console.print(fit(console, latency_table(results), LATENCY_KEYS))
+        console.print(fit(console, setup_table(results), SETUP_KEYS))
     for c in report.configs:
         label = f"{c.first.model.name} / {c.first.delegate} / {device_id(c.first.device)}"
         for advice in c.summary.warnings:
@@ -154,10 +156,12 @@ def print_report(console: Console, report: Report) -> None:
 
 
 def render(report: Report) -> str:
-    """The terminal report as plain text (no colours), for a file."""
+    """The terminal report as plain text (no colours), for a file: the full tables, a row per line, nothing
+    wrapped."""
+    from mai_bench.console import make_console
+
     buffer = io.StringIO()
-    print_report(Console(file=buffer, width=RENDER_WIDTH, color_system=None, force_terminal=False,
-                         highlight=False), report)
+    print_report(make_console(file=buffer, color_system=None, force_terminal=False), report)
     return buffer.getvalue()
 
 
@@ -188,7 +192,7 @@ def print_versus(console: Console, rows) -> None:
         projected = "measured there" if row.projected_sm8450_gpu_ms is None else _projection(row.projected_sm8450_gpu_ms)
         table.add_row(_t(row.candidate), _t(row.baseline), _t(row.delegate), fmt_ms(row.candidate_ms),
                       fmt_ms(row.baseline_ms), "-" if row.ratio is None else f"{row.ratio:.2f}x{interval}", projected)
-    console.print(table)
+    console.print(fit(console, table, VERSUS_KEYS))
     notes = {row.note for row in rows if row.projected_sm8450_gpu_ms is not None}
     for note in sorted(notes):
         console.print(_t(f"projection: {note}", "yellow"))

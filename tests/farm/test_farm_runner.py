@@ -181,3 +181,82 @@ def test_live_progress_shows_each_device_and_the_overall_count(tmp_path: Path) -
     text = screen.getvalue()
     assert "127.0.0.1:5037/dev0" in text and "127.0.0.1:5037/dev1" in text
     assert "all devices" in text and "4/4" in text and "done" in text
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_live_progress_on_a_terminal_puts_the_count_and_eta_before_the_step(tmp_path: Path, monkeypatch,
+                                                                             columns: int) -> None:
+    """On a real pseudo-terminal of 80 or 120 columns: every line starts with jobs done/total and the ETA, fits
+    the width, and only the step text gives way."""
+    import fcntl
+    import os
+    import re
+    import struct
+    import termios
+
+    from mai_bench.console import make_console
+    from mai_bench.farm.progress import LiveProgress, progress_for
+    from support import wait_for
+
+    for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "LINES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setenv("TERM", "xterm-256color")
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    seen = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO once the terminal's other side is closed
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    def screen() -> str:
+        return re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]", "", bytes(seen).decode("utf-8", errors="replace"))
+
+    step = "pushing benchmark_model to /data/local/tmp/mai-bench/bin/benchmark_model, then waiting to cool down"
+
+    def job_function(job, status):
+        status(step)
+        wait_for(lambda: "pushing benchmark_model" in screen(), "the step on the screen")
+        return measured(job, status)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        with open(slave, "w", encoding="utf-8", closefd=False) as terminal:
+            observer = progress_for(make_console(file=terminal))
+            assert isinstance(observer, LiveProgress)
+            run_farm(jobs(devices=2, per_device=2), tmp_path / "r.jsonl", job_function, observer=observer)
+    finally:
+        os.close(slave)
+        reader.join(timeout=60)
+        os.close(master)
+    lines = [line for line in screen().replace("\r", "\n").splitlines() if line.strip()]
+    rows = [line for line in lines if "127.0.0.1:5037/dev" in line or "all devices" in line]
+    assert any("pushing benchmark_model" in line for line in rows) and any("4/4" in line for line in rows)
+    for line in rows:
+        assert re.match(r"\s*\d+/\d+ (-:--:--|\d+:\d\d:\d\d) ", line), f"count and ETA not first: {line!r}"
+        assert len(line.rstrip()) <= columns, f"wider than {columns}: {line!r}"
+
+
+def test_log_progress_lines_start_with_the_count_and_the_eta(tmp_path: Path) -> None:
+    import io
+
+    from mai_bench.console import make_console
+    from mai_bench.farm.progress import LineProgress, count_and_eta
+
+    assert count_and_eta(3, 8, 12.0) == "3/8, 12 s, ETA 20 s"
+    assert count_and_eta(8, 8, 40.0) == "8/8, 40 s"
+    log = io.StringIO()
+    run_farm(jobs(devices=2, per_device=2), tmp_path / "r.jsonl", measured, observer=LineProgress(make_console(file=log)))
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "farm: 4 job(s) on 2 device(s)"
+    finished = lines[1:]
+    assert [line.split(",", 1)[0] for line in finished] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert all(" s, ETA " in line for line in finished[:3]) and "ETA" not in finished[3]

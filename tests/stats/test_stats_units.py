@@ -1,5 +1,5 @@
-"""Summaries, warnings and comparisons on results built from plain values (the real-run slowdown is in
-test_stats_real_slowdown.py)."""
+"""Summaries, warnings and comparisons on results built from plain values (a 20% slowdown from result documents
+with realistic latencies is in test_stats_slowdown.py; measured for real in bench/bench_compare.py)."""
 
 from __future__ import annotations
 
