@@ -14,6 +14,24 @@ from mai_bench.errors import UsageError
 DELEGATES = ("gpu", "nnapi", "hexagon", "xnnpack", "cpu")
 GPU_BACKENDS = ("cl", "gl")
 PRECISIONS = ("fp16", "fp32")
+# benchmark_model's --num_threads defaults to -1, "the runtime decides", which runs the CPU kernels (XNNPACK's
+# included) on one thread.
+DEFAULT_CPU_THREADS = 1
+# The benchmark_model flags (without dashes) and the setting each one carries: what is lost when a binary ignores
+# the flag. Some are not flags mai-bench passes, but flags of the same kind in other people's logs.
+FLAG_SETTINGS = {
+    "num_threads": "threads",
+    "use_gpu": "delegate", "use_nnapi": "delegate", "use_hexagon": "delegate", "use_xnnpack": "delegate",
+    "gpu_backend": "delegate", "nnapi_accelerator_name": "delegate", "hexagon_lib_path": "delegate",
+    "gpu_precision_loss_allowed": "precision", "nnapi_allow_fp16": "precision", "allow_fp16": "precision",
+    "xnnpack_force_fp16": "precision",
+    "num_runs": "runs", "warmup_runs": "warmup", "min_secs": "min_secs", "max_secs": "max_secs",
+    "input_layer": "input_shape", "input_layer_shape": "input_shape",
+    "input_layer_value_files": "fidelity_input", "output_filepath": "fidelity_output",
+    "enable_op_profiling": "op_profiling", "report_peak_memory_footprint": "peak_memory",
+}
+# A binary that ignored one of these measured another configuration than the one asked for.
+DECISIVE_SETTINGS = ("delegate", "precision")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Callable
 from mai_bench.android.remote_run import run_detached
 from mai_bench.android.staging import StagedFile, content_path, stage
 from mai_bench.android.thermal import ThermalLimits, thermal_record, wait_until_cool
+from mai_bench.binaries.value_files import CURRENT
 from mai_bench.device.device import Device
 from mai_bench.device.discovery import DeviceInfo
 from mai_bench.device.errors import DeviceError
@@ -51,6 +52,8 @@ class DeviceRunOptions:
     lock_owner: str = "mai-bench run"  # shown to whoever finds the device locked
     # How long the device may stay unreachable or silent during the run; None: remote_run.RECONNECT_GRACE_S.
     reconnect_grace_s: float | None = None
+    # How the custom benchmark_binary escapes ':' in --input_layer_value_files ("::" or "\\:"); None: not known.
+    value_files_escape: str | None = None
 
 
 Status = Callable[[str], None]
@@ -103,6 +106,17 @@ def _hexagon_files(folder: Path) -> tuple[list[StagedFile], str]:
     return staged, remote_dir.rstrip("/")
 
 
+def value_files_escape(options: DeviceRunOptions, profile: Profile | None) -> str | None:
+    """How the binary this run will use escapes ':' in --input_layer_value_files, as far as mai-bench knows it: the
+    nightly build and the loopback device's runner follow the current sources; a custom or a phone's preinstalled
+    build only as the user states it."""
+    if options.benchmark_binary is not None:
+        return options.value_files_escape
+    if profile is not None and profile.preinstalled_binary:
+        return CURRENT if profile.emulated else options.value_files_escape
+    return CURRENT
+
+
 def preflight_warnings(plan: RunPlan, profile: Profile | None) -> list[str]:
     """What the profile says will not work, said before running."""
     if profile is None:
@@ -124,6 +138,9 @@ def measure_on_device(model_path: Path, plan: RunPlan, target: DeviceInfo,
     ref = model_ref(model, plan)
     profile = get_profile(target.profile) if target.profile else None
     warnings = preflight_warnings(plan, profile)
+    if target.lenient:
+        warnings.append(f"a lenient loopback device, more forgiving than a phone ({target.lenient}): what works "
+                        "here may fail on a phone")
     for note in warnings:
         status("warning: " + note)
     device = target.device()
@@ -133,7 +150,12 @@ def measure_on_device(model_path: Path, plan: RunPlan, target: DeviceInfo,
     binary = BinaryRef(name="unknown", sha256=None)
     argv: tuple[str, ...] = ()
     workdir = tempfile.TemporaryDirectory(prefix="mai-bench-")
-    fidelity = _FidelityRun.prepare(options.fidelity_input, model, plan, Path(workdir.name), status)
+    try:
+        fidelity = _FidelityRun.prepare(options.fidelity_input, model, plan, Path(workdir.name), status,
+                                        value_files_escape(options, profile))
+    except BaseException:
+        workdir.cleanup()
+        raise
     try:
         # One mai-bench at a time per device, across processes and hosts: staging and timing included.
         with held(device, options.lock_owner, options.lock_wait_s,
@@ -148,7 +170,8 @@ def measure_on_device(model_path: Path, plan: RunPlan, target: DeviceInfo,
                 from mai_bench.fidelity.on_device import with_fidelity
 
                 files.append(fidelity.staged)
-                plan = with_fidelity(plan, model.inputs[0].name, fidelity.staged.remote, fidelity.output_remote)
+                plan = with_fidelity(plan, model.inputs[0].name, fidelity.staged.remote, fidelity.output_remote,
+                                     fidelity.escape)
             if plan.delegate == "hexagon" and options.hexagon_libs is not None:
                 libs, lib_dir = _hexagon_files(options.hexagon_libs)
                 files += libs
@@ -193,20 +216,25 @@ class _FidelityRun:
     staged: StagedFile
     output_remote: str
     local_dir: Path
+    escape: str | None  # how the binary escapes ':' in --input_layer_value_files
 
     @classmethod
-    def prepare(cls, raw_png: Path | None, model, plan: RunPlan, workdir: Path, status: Status) -> "_FidelityRun | None":
+    def prepare(cls, raw_png: Path | None, model, plan: RunPlan, workdir: Path, status: Status,
+                escape: str | None) -> "_FidelityRun | None":
         if raw_png is None:
             return None
+        from mai_bench.binaries.value_files import value_files_item
         from mai_bench.fidelity.on_device import host_reference, prepare_input
 
         source = prepare_input(raw_png, plan.input_shape, workdir)
+        staged = _staged("fidelity-input", source.tensor_file, "inputs")
+        # A name this binary cannot be given fails here, before the host reference is computed or anything runs.
+        value_files_item(model.inputs[0].name, staged.remote, escape)
         status("computing the host FP32 reference output for --fidelity-input")
         reference = host_reference(model, source.packed)
-        staged = _staged("fidelity-input", source.tensor_file, "inputs")
         # Beside the staged input: a folder that exists (benchmark_model does not create folders).
         output_remote = posixpath.join(posixpath.dirname(staged.remote), uuid.uuid4().hex + ".out")
-        return cls(source, reference, staged, output_remote, workdir)
+        return cls(source, reference, staged, output_remote, workdir, escape)
 
     def collect(self, device: Device, exit_code: int | None) -> dict:
         """Pull the output the benchmark wrote, score it, and remove it from the device."""

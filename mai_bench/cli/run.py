@@ -69,6 +69,10 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Folder with the Hexagon delegate libraries to push (libhexagon_interface.so, skels).")
 @click.option("--benchmark-binary", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A custom benchmark_model build to push (e.g. with Flex ops).")
+@click.option("--value-files-escape", type=click.Choice(["::", "\\:"]), default=None,
+              help="How your --benchmark-binary escapes ':' in an input name given to --input_layer_value_files "
+                   "(current sources: '::', the 2022 sources: '\\:'); needed with --fidelity-input only when the "
+                   "model's input name has a ':'.")
 @click.option("--op-profiling", is_flag=True, help="Add benchmark_model's op profile to the result.")
 @click.option("--max-temp-c", type=float, default=45.0, show_default=True,
               help="Wait before each run until the hottest CPU/GPU zone is below this.")
@@ -93,7 +97,8 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
             threads: int | None, runs: int, warmup: int, min_secs: float, max_secs: float, run_timeout: float | None,
             input_shape: tuple[int, ...] | None, gpu_backend: str | None, precision: str | None,
             nnapi_accelerator: str | None, hexagon_libs: Path | None, benchmark_binary: Path | None,
-            op_profiling: bool, max_temp_c: float, max_battery_c: float, cooldown_timeout: float,
+            value_files_escape: str | None, op_profiling: bool, max_temp_c: float, max_battery_c: float,
+            cooldown_timeout: float,
             with_baselines: bool, rounds: int, fidelity_input: Path | None, allow_fallback: bool,
             out_dir: Path | None, as_json: bool, reconnect_grace: float, lock_wait: float) -> int:
     """Benchmark MODELS (.tflite files) the way the challenge did, at input 1,544,960,4 by default."""
@@ -131,7 +136,7 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
             options = DeviceRunOptions(benchmark_binary=benchmark_binary, hexagon_libs=hexagon_libs,
                                        thermal=ThermalLimits(max_temp_c, max_battery_c, cooldown_timeout),
                                        fidelity_input=fidelity_input, lock_wait_s=lock_wait,
-                                       reconnect_grace_s=reconnect_grace)
+                                       reconnect_grace_s=reconnect_grace, value_files_escape=value_files_escape)
             spinner.update(f"finding --device {device}")
             targets = list(resolve_devices(device, servers))
 
@@ -172,9 +177,9 @@ def _print_log_tails(out, results) -> None:
         lines = r.raw_log.strip().splitlines()[-LOG_TAIL_LINES:]
         if r.status in LOG_TAIL_STATUSES and lines:
             out.print(f"{safe_text(r.model.name)} ({r.delegate}) on {safe_text(r.device.serial)}, "
-                      "the benchmark's last lines:", markup=False, highlight=False, soft_wrap=True)
+                      "the benchmark's last lines:", markup=False)
             for line in lines:
-                out.print("  " + safe_text(line), markup=False, highlight=False, soft_wrap=True)
+                out.print("  " + safe_text(line), markup=False)
 
 
 def exit_code(results, allow_fallback: bool) -> int:

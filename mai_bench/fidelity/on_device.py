@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mai_bench.binaries.value_files import CURRENT, value_files_item
 from mai_bench.errors import UsageError
 from mai_bench.fidelity.images import read_image
 from mai_bench.fidelity.metrics import json_psnr, metrics
@@ -52,11 +53,14 @@ def prepare_input(raw_png: Path, input_shape: tuple[int, ...], workdir: Path) ->
                          packed=packed, tensor_file=tensor_file)
 
 
-def with_fidelity(plan: RunPlan, input_name: str, input_path: str, output_path: str) -> RunPlan:
+def with_fidelity(plan: RunPlan, input_name: str, input_path: str, output_path: str,
+                  escape: str | None = CURRENT) -> RunPlan:
     """The plan that feeds the RAW tensor and writes the output tensor. benchmark_model matches value files
-    against --input_layer, which must come with --input_layer_shape: both are given."""
+    against --input_layer, which must come with --input_layer_shape: both are given. `escape` is how the binary
+    escapes ':' in a name (None: not known); a name it cannot be given is a UsageError, before anything runs."""
+    item = value_files_item(input_name, input_path, escape)
     return replace(plan, resize_input=True, input_name=input_name, extra_flags=plan.extra_flags + (
-        f"--input_layer_value_files={input_name}:{input_path}", f"--output_filepath={output_path}"))
+        f"--input_layer_value_files={item}", f"--output_filepath={output_path}"))
 
 
 def host_reference(model: ModelInfo, packed: np.ndarray) -> np.ndarray:

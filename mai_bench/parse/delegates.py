@@ -34,10 +34,17 @@ _FAILURES = (
     re.compile(r"GPU acceleration is unsupported on this platform"),
     re.compile(r"Restored original execution plan after delegate application failure"),
     re.compile(r"Node number " + INTEGER + r" \(\S*Delegate\S*\) failed to prepare"),
+    # The GPU delegate's OpenCL kernels did not compile (an old or broken driver): the delegate is not applied.
+    re.compile(r"Failed to build program executable"),
 )
 # A failure that leaves the whole graph on the CPU, where no verdict line says otherwise.
 _UNDONE = re.compile(r"Failed to apply|Could not create|Restored original execution plan"
-                     r"|acceleration is unsupported on this platform")
+                     r"|acceleration is unsupported on this platform|Failed to build program executable")
+# Which delegate a failure line is about, from the words it uses; "" when it names none.
+_KEYS = (("gpu", re.compile(r"GPU|Gpu|OpenCL|Failed to build program executable")),
+         ("nnapi", re.compile(r"NNAPI|Nnapi|NN API")),
+         ("hexagon", re.compile(r"Hexagon")),
+         ("xnnpack", re.compile(r"XNNPACK|XNNPack")))
 
 _UNSUPPORTED = re.compile(r"(?:Following|Next) operations are not supported by .{1,80}? delegate")
 _OP = re.compile(r"([A-Z][A-Z0-9_]*(?: [^:\s]{1,200})?):(?:\s|$)")
@@ -57,6 +64,12 @@ class Delegation:
     accelerators: tuple[str, ...]
     nodes_delegated: int | None
     nodes_total: int | None
+    failed_keys: tuple[str, ...]  # the delegates the failures name ("gpu", "nnapi", ...; "" for none named)
+
+
+def delegate_key(text: str) -> str:
+    """Which delegate a name or a line is about: "gpu", "nnapi", "hexagon", "xnnpack", or "" for none of these."""
+    return next((key for key, pattern in _KEYS if pattern.search(text)), "")
 
 
 def _application(text: str) -> DelegateApplication | None:
@@ -116,14 +129,22 @@ def read_delegation(lines: tuple[Line, ...]) -> Delegation:
     # Every line below names a delegate, a fallback or the accelerators; a substring test first keeps
     # the patterns (some with bounded backtracking) off the bulk of a long log.
     relevant = [line for line in lines if "elegate" in line.text or "fallback" in line.text
-                or "accelerat" in line.text]
-    applications = tuple(a for a in (_application(line.text) for line in relevant) if a is not None)
+                or "accelerat" in line.text or "program executable" in line.text]
+    applications: list[DelegateApplication] = []
     verdicts: list[tuple[str, str | None, int | None]] = []  # (verdict, delegate name, kernels)
-    failure_lines: list[Line] = []
-    undone = False
+    applied_at: dict[str, int] = {}  # delegate key -> last line saying it runs (part of) the graph
+    failures: list[tuple[Line, str, bool]] = []  # (line, delegate key or "", whether it leaves all on the CPU)
+    zero_lines: set[Line] = set()
     accelerators: tuple[str, ...] = ()
     for line in relevant:
         text = line.text
+        application = _application(text)
+        if application is not None:
+            applications.append(application)
+            if application.nodes_replaced == 0:
+                # A delegate that took none of the nodes it was offered failed, whatever follows (or is cut).
+                failures.append((line, delegate_key(application.name), True))
+                zero_lines.add(line)
         name_match = _VERDICT_NAME.search(text)
         name = name_match.group(1) if name_match else None
         partial = _PARTIAL.search(text)
@@ -133,14 +154,23 @@ def read_delegation(lines: tuple[Line, ...]) -> Delegation:
             verdicts.append(("partial", name, to_int(partial.group(1))))
         elif _NONE.search(text):
             verdicts.append(("none", name, None))
+        if name and (_FULL.search(text) or partial):
+            applied_at[delegate_key(name)] = line.index
         if any(pattern.search(text) for pattern in _FAILURES):
-            failure_lines.append(line)
-            undone = undone or bool(_UNDONE.search(text))
+            # "Restored original execution plan ..." names no delegate: it is about the one that just failed.
+            key = delegate_key(text) or (failures[-1][1] if failures else "")
+            failures.append((line, key, bool(_UNDONE.search(text))))
         match = _ACCELERATORS.search(text)
         if match:
             accelerators = tuple(item.strip() for item in match.group(1).split(",") if item.strip())
+    # A delegate that later says it runs the graph recovered (the GPU delegate retries OpenGL when its OpenCL
+    # programs do not build): its earlier failure lines are not its outcome.
+    failures = [f for f in failures if not (f[1] and applied_at.get(f[1], -1) > f[0].index)]
+    failure_lines = [line for line, _, _ in failures]
+    failed_keys = [key for _, key, _ in failures]
+    undone = any(leaves_cpu for _, _, leaves_cpu in failures)
 
-    nodes_delegated, nodes_total = _node_counts(applications)
+    nodes_delegated, nodes_total = _node_counts(tuple(applications))
     if verdicts:
         # With two delegates the graph falls back to the CPU only as far as the best of them leaves it.
         verdict, _, _ = max(verdicts, key=lambda v: _RANK[v[0]])
@@ -156,8 +186,10 @@ def read_delegation(lines: tuple[Line, ...]) -> Delegation:
     names = [a.name for a in applications]
     if not names:  # no partition line: fall back to the names the verdict lines give
         names = [name for v, name, _ in verdicts if name and v != "none"]
-    return Delegation(applications=applications, names=tuple(dict.fromkeys(names)), verdict=verdict,
+    return Delegation(applications=tuple(applications), names=tuple(dict.fromkeys(names)), verdict=verdict,
                       kernels=kernels, failed=bool(failure_lines), failure_lines=tuple(failure_lines),
-                      error_lines=tuple(line for line in failure_lines if not _NONE.search(line.text)),
+                      error_lines=tuple(line for line in failure_lines
+                                        if not _NONE.search(line.text) and line not in zero_lines),
                       unsupported_ops=_unsupported_ops(lines), accelerators=accelerators,
-                      nodes_delegated=nodes_delegated, nodes_total=nodes_total)
+                      nodes_delegated=nodes_delegated, nodes_total=nodes_total,
+                      failed_keys=tuple(dict.fromkeys(failed_keys)))

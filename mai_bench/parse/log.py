@@ -8,8 +8,9 @@ from mai_bench.parse.delegates import Delegation, read_delegation
 from mai_bench.parse.lines import Line, split_lines
 from mai_bench.parse.memory import read_memory
 from mai_bench.parse.op_profile import read_op_profile
+from mai_bench.parse.params import read_params
 from mai_bench.parse.run import ParsedRun
-from mai_bench.parse.timings import LITERT_UNITS_NOTE, Timings, read_timings
+from mai_bench.parse.timings import LITERT_EXACT_NOTE, LITERT_UNITS_NOTE, Timings, read_timings
 
 _START = "STARTING!"
 _BENCHMARK_FAILED = re.compile(r"Benchmarking failed|No inference runs were performed")  # the latter: LiteRT
@@ -25,6 +26,7 @@ _TOOL_LINE = re.compile(
     r"Log parameter values verbosely|Graph: \[|Loaded model |Initialized TensorFlow Lite runtime"
     r"|Created TensorFlow Lite .{0,40}delegate|The input model file size|Profiling Info for"
     r"|BENCHMARK RESULTS|Tensorflow Version :|Use (?:gpu|nnapi|NNAPI|xnnpack|Hexagon) ?: \["
+    r"|Unconsumed cmdline flags:"
 )
 
 
@@ -80,13 +82,14 @@ def parse_log(text: str) -> ParsedRun:
     )
     status = _status(lines, timings, delegation, crash, recognised)
 
+    params = read_params(lines)
     summary, timed, warmup = timings.summary, timings.timed, timings.warmup
     return ParsedRun(
         status=status,
-        init_us=_first_known(summary and summary.init, timings.session_init_us),
-        first_us=_first_known(summary and summary.first, warmup and warmup.first),
-        warmup_avg_us=_first_known(summary and summary.warmup, warmup and warmup.avg),
-        inference_avg_us=_first_known(summary and summary.inference, timed and timed.avg),
+        init_us=timings.init_us(),
+        first_us=timings.first_us(),
+        warmup_avg_us=timings.warmup_avg_us(),
+        inference_avg_us=timings.inference_avg_us(),
         count=_first_known(timed and timed.count, summary and summary.count),
         std_us=_first_known(timed and timed.std, summary and summary.std),
         min_us=_first_known(timed and timed.min, summary and summary.min),
@@ -108,6 +111,11 @@ def parse_log(text: str) -> ParsedRun:
         unsupported_ops=delegation.unsupported_ops,
         failure_reasons=_failure_reasons(lines, status, delegation, crash),
         op_profile=op_profile,
-        units_note=LITERT_UNITS_NOTE if summary is not None and summary.in_ms else None,
+        units_note=None if summary is None or not summary.in_ms else LITERT_EXACT_NOTE if timed else LITERT_UNITS_NOTE,
         accelerators_available=delegation.accelerators,
+        failed_delegates=delegation.failed_keys,
+        unconsumed_flags=params.unconsumed,
+        num_threads=params.num_threads if params.num_threads is not None and params.num_threads >= 1 else None,
+        delegates_enabled=params.enabled,
+        delegates_disabled=params.disabled,
     )

@@ -37,3 +37,11 @@ def to_int(text: str | None) -> int | None:
     if text is None or not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text)
+
+
+def ulp(text: str | None) -> float | None:
+    """The value of one unit in the last printed place of a NUMBER match ("4.478" -> 0.001), or None."""
+    if to_float(text) is None:
+        return None
+    exponent = Decimal(text).as_tuple().exponent
+    return float(Decimal(1).scaleb(exponent)) if isinstance(exponent, int) else None

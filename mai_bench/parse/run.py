@@ -34,7 +34,7 @@ REPORT_KEYS = (
 
 _DURATIONS = ("init_us", "first_us", "warmup_avg_us", "inference_avg_us", "std_us", "min_us", "max_us",
               "p5_us", "median_us", "p95_us")
-_COUNTS = ("count", "warmup_count", "nodes_delegated", "nodes_total", "delegate_kernels")
+_COUNTS = ("count", "warmup_count", "nodes_delegated", "nodes_total", "delegate_kernels", "num_threads")
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -144,6 +144,14 @@ class ParsedRun:
     op_profile: tuple[OpProfileRow, ...] = ()
     units_note: str | None = None
     accelerators_available: tuple[str, ...] = ()
+    # The delegates the failures are about ("gpu", "nnapi", "hexagon", "xnnpack"; "" when a failure names none).
+    failed_delegates: tuple[str, ...] = ()
+    # What the tool says about its own command line: the argv items it ignored ("Unconsumed cmdline flags"),
+    # the --num_threads it echoed (None when it echoed none, or -1: the default), the delegates it echoed on/off.
+    unconsumed_flags: tuple[str, ...] = ()
+    num_threads: int | None = None
+    delegates_enabled: tuple[str, ...] = ()
+    delegates_disabled: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -163,7 +171,8 @@ class ParsedRun:
             raise ValueError(f"{self.nodes_delegated} nodes delegated out of only {self.nodes_total}")
         if self.fallback_verdict is not None and self.fallback_verdict not in VERDICTS:
             raise ValueError(f"fallback_verdict must be one of {VERDICTS} or None, got {self.fallback_verdict!r}")
-        for name in ("delegate_names", "unsupported_ops", "failure_reasons", "accelerators_available"):
+        for name in ("delegate_names", "unsupported_ops", "failure_reasons", "accelerators_available",
+                     "failed_delegates", "unconsumed_flags", "delegates_enabled", "delegates_disabled"):
             _check_strings(name, getattr(self, name))
         if not all(isinstance(item, DelegateApplication) for item in self.delegates_applied):
             raise ValueError("delegates_applied must hold DelegateApplication values")

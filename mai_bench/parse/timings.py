@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from mai_bench.parse.lines import Line
-from mai_bench.parse.numeric import INTEGER, NUMBER, ms_to_us, to_float, to_int
+from mai_bench.parse.numeric import INTEGER, NUMBER, ms_to_us, to_float, to_int, ulp
 from mai_bench.parse.stat_line import StatLine, parse_stat_line
 
 _HEADER = re.compile(r"Running benchmark for at least " + INTEGER + " iterations")
@@ -37,6 +37,9 @@ _LITERT = {
     "max": re.compile(r"Inference \(max\):\s*(" + NUMBER + r")\s*ms"),
     "std": re.compile(r"Inference \(std\):\s*(" + NUMBER + r")"),
 }
+LITERT_STEP_US = 10.0  # the block prints milliseconds with 2 decimals
+LITERT_EXACT_NOTE = ("LiteRT results block printed milliseconds rounded to 0.01; the timings are the exact microsecond "
+                     "stat lines' (init the session line's where it is finer), memory the block's")
 LITERT_UNITS_NOTE = ("LiteRT CompiledModel results block printed milliseconds (std without a unit, taken as ms); "
                      "converted to microseconds")
 
@@ -65,6 +68,39 @@ class Timings:
     timed: StatLine | None
     warmup: StatLine | None
     session_init_us: float | None
+    session_init_step_us: float | None = None  # the last printed digit of "Initialized session in X ms", in us
+
+    def init_us(self) -> float | None:
+        """Init time: the summary's, except where the LiteRT block rounds it (to 10 us) more coarsely than the
+        session line prints it (6 significant digits: 1 us below one second)."""
+        summary = self.summary
+        if summary is None or summary.init is None:
+            return self.session_init_us
+        if summary.in_ms and self.session_init_us is not None and self.session_init_step_us is not None \
+                and self.session_init_step_us <= LITERT_STEP_US \
+                and abs(self.session_init_us - summary.init) <= LITERT_STEP_US / 2 + self.session_init_step_us:
+            return self.session_init_us
+        return summary.init
+
+    def first_us(self) -> float | None:
+        if self.summary is not None and not self.summary.in_ms and self.summary.first is not None:
+            return self.summary.first
+        return _first_known(self.warmup and self.warmup.first, self.summary and self.summary.first)
+
+    def warmup_avg_us(self) -> float | None:
+        if self.summary is not None and not self.summary.in_ms and self.summary.warmup is not None:
+            return self.summary.warmup
+        return _first_known(self.warmup and self.warmup.avg, self.summary and self.summary.warmup)
+
+    def inference_avg_us(self) -> float | None:
+        """The timed runs' average: the classic summary's, or, under a LiteRT block (0.01 ms), the stat line's."""
+        if self.summary is not None and not self.summary.in_ms:
+            return self.summary.inference
+        return _first_known(self.timed and self.timed.avg, self.summary and self.summary.inference)
+
+
+def _first_known(*values):
+    return next((value for value in values if value is not None), None)
 
 
 def _classic_summary(lines: tuple[Line, ...]) -> Summary | None:
@@ -129,6 +165,7 @@ def read_timings(lines: tuple[Line, ...]) -> Timings:
     in_profile = False
     stats: list[tuple[int, StatLine]] = []  # (phase: headers seen before it, capped at 2; stat line)
     session_init = None
+    session_step = None
     for line in lines:
         if _HEADER.search(line.text):
             headers += 1
@@ -140,6 +177,8 @@ def read_timings(lines: tuple[Line, ...]) -> Timings:
         match = _SESSION.search(line.text)
         if match:
             session_init = ms_to_us(match.group(1))
+            step = ulp(match.group(1))
+            session_step = None if step is None else step * 1000.0
             continue
         if not in_profile:
             stat = parse_stat_line(line.text)
@@ -162,4 +201,4 @@ def read_timings(lines: tuple[Line, ...]) -> Timings:
         warmup = None
     return Timings(started=bool(headers or stats or session_init is not None), summary=summary,
                    timed=stats[timed_at][1] if timed_at is not None else None, warmup=warmup,
-                   session_init_us=session_init)
+                   session_init_us=session_init, session_init_step_us=session_step)

@@ -33,7 +33,7 @@ def row_values(row: Row) -> dict[str, Any]:
         "model_size_bytes": r.model.size_bytes, "input_shape": None if shape is None else "x".join(map(str, shape)),
         "device": device_id(r.device), "device_serial": r.device.serial, "device_backend": r.device.backend,
         "soc": r.device.soc, "profile": r.device.profile, "emulated": r.device.emulated, "delegate": r.delegate,
-        "status": r.status, "threads": r.settings.get("threads"), "runtime_kind": runtime_kind(r),
+        "status": r.status, "threads": r.threads, "runtime_kind": runtime_kind(r),
         "init_ms": lat.init, "first_ms": lat.first, "warmup_avg_ms": lat.warmup_avg, "avg_ms": lat.avg,
         "std_ms": lat.std, "min_ms": lat.min, "max_ms": lat.max, "median_ms": lat.median, "p5_ms": lat.p5,
         "p95_ms": lat.p95, "count": lat.count,

@@ -76,7 +76,7 @@ def _results(report: Report) -> str:
         rows.append(f"<tr{cls}>" + _cells([
             str(i), html_text(r.model.name, NAME_LIMIT), html_text(r.device.serial, NAME_LIMIT),
             html_text(r.delegate), _status(r.status), html_text(shape),
-            html_text("-" if r.settings.get("threads") is None else r.settings["threads"]),
+            html_text("-" if r.threads is None else r.threads),
             fmt_ms(lat.init), fmt_ms(lat.first), fmt_ms(lat.avg), fmt_ms(lat.std), fmt_ms(lat.median), fmt_ms(lat.p5),
             fmt_ms(lat.p95), "-" if lat.count is None else str(lat.count),
             html_text(r.model.sha256[:12]), html_text(r.created_at)], numeric={0, 7, 8, 9, 10, 11, 12, 13, 14})

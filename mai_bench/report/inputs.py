@@ -1,5 +1,5 @@
-"""What a report reads: result documents (`mai-bench/result/1`) and fidelity documents (`mai-bench/fidelity/1`,
-written by `mai-bench eval`), from files and folders, told apart by their "schema" key."""
+"""What a report reads: result documents (`mai-bench/result/2`, and `/1` upgraded) and fidelity documents
+(`mai-bench/fidelity/1`, written by `mai-bench eval`), from files and folders, told apart by their "schema" key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mai_bench.errors import UsageError
-from mai_bench.results.schema import SCHEMA as RESULT_SCHEMA
+from mai_bench.results.schema import SCHEMA as RESULT_SCHEMA, SCHEMAS as RESULT_SCHEMAS
 from mai_bench.results.schema import Result, ResultFormatError, result_from_dict
 from mai_bench.results.store import read_documents
 
@@ -76,7 +76,7 @@ def load_inputs(paths: Iterable[Path]) -> Inputs:
                 schema = item.get("schema") if isinstance(item, dict) else None
                 if schema == FIDELITY_SCHEMA:
                     fidelity.append(fidelity_from_dict(item, str(file)))
-                elif schema == RESULT_SCHEMA:
+                elif schema in RESULT_SCHEMAS:
                     try:
                         results.append(result_from_dict(item))
                     except ResultFormatError as error:

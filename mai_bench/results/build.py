@@ -11,7 +11,9 @@ from typing import Any
 from mai_bench import __version__
 from mai_bench.clock import utc_now
 from mai_bench.challenge import FULL_HD_INPUT, FULL_HD_OUTPUT
-from mai_bench.plan import RunPlan
+from mai_bench.parse.delegates import delegate_key
+from mai_bench.plan import DEFAULT_CPU_THREADS, RunPlan
+from mai_bench.results.flags import decisive_ignored, effective_threads, ignored_flag_warnings
 from mai_bench.results.schema import BinaryRef, Delegation, DeviceRef, Latency, Memory, ModelRef, Result
 from mai_bench.session import RawRun
 
@@ -22,15 +24,42 @@ _NAME_KEY = {"gpu": "gpu", "nnapi": "nnapi", "hexagon": "hexagon", "xnnpack": "x
 
 def classify(plan: RunPlan, parsed: Any, raw: RawRun) -> tuple[str, Delegation]:
     """The result status and the delegation record of the requested delegate, from the parsed log."""
-    requested = plan.delegate
-    key = _NAME_KEY.get(requested)
+    return classify_run(plan.delegate, parsed, exit_code=raw.exit_code, timed_out=raw.timed_out)
+
+
+def requested_delegate(parsed: Any) -> str | None:
+    """The delegate a saved log's run asked for, as `mai-bench run --delegate` names it, when only the log is known:
+    the accelerator its parameter echo turns on (`Use gpu: [1]`), else the accelerator its delegate lines name,
+    else XNNPACK or the plain CPU as echoed, else None."""
+    enabled = tuple(parsed.delegates_enabled)
+    named = [delegate_key(name) for name in parsed.delegate_names]
+    named += [delegate_key(a.name) for a in parsed.delegates_applied] + list(parsed.failed_delegates)
+    for key in (*enabled, *named):
+        if key in ACCELERATORS:
+            return key
+    if "xnnpack" in enabled:
+        return "xnnpack"
+    if "xnnpack" in parsed.delegates_disabled:
+        return "cpu"
+    return None
+
+
+def classify_run(requested: str | None, parsed: Any, *, exit_code: int | None = None,
+                 timed_out: bool = False) -> tuple[str, Delegation]:
+    """The one classification of a parsed run, for `mai-bench run` (the delegate its plan asked for) and for
+    `mai-bench parse` (the delegate the log says was asked for, None when it does not say)."""
+    key = _NAME_KEY.get(requested or "")
     reasons = list(parsed.failure_reasons)
     if parsed.unsupported_ops:
         reasons.append("ops the delegate does not support: " + ", ".join(parsed.unsupported_ops))
-    if key is None:  # plain CPU kernels: nothing is delegated on purpose
-        delegation = Delegation(requested=requested, names=tuple(parsed.delegate_names),
+    ignored = decisive_ignored(tuple(parsed.unconsumed_flags))
+    if ignored:
+        reasons.append("benchmark_model ignored " + ", ".join(ignored) + ": the run used another delegate or "
+                       "precision than the one asked for")
+    if key is None:  # plain CPU kernels, or a log that names no delegate: nothing is delegated on purpose
+        delegation = Delegation(requested=requested or "unknown", names=tuple(parsed.delegate_names),
                                 reasons=tuple(dict.fromkeys(reasons)))
-        return _status(parsed, raw, delegation, requested), delegation
+        return _status(parsed, exit_code, timed_out, delegation, requested, bool(ignored)), delegation
     names = tuple(n for n in parsed.delegate_names if key in n.lower())
     # Subgraph 0 is the model's main graph; "Replacing" lines for control-flow subgraphs do not change its count.
     apps = [a for a in parsed.delegates_applied if key in a.name.lower() and a.subgraph in (0, None)]
@@ -42,11 +71,14 @@ def classify(plan: RunPlan, parsed: Any, raw: RawRun) -> tuple[str, Delegation]:
         full = delegated >= total
     elif verdict is not None:
         full = verdict == "full"
-    failed = bool(parsed.delegate_failed) or verdict == "none"
+    # A failure counts against the requested delegate when it names it, or names no delegate at all.
+    failed = bool(set(parsed.failed_delegates) & {key, ""}) or verdict == "none" or delegated == 0
     if requested in ACCELERATORS and not failed and not names:
         failed = True
         reasons.append(f"the log shows no sign that the {requested} delegate was applied; the run used the CPU")
-    if full is False and parsed.delegate_kernels is not None and delegated is None:
+    if delegated == 0 and total:
+        reasons.append(f"the delegate took 0 of {total} nodes; the whole graph ran on the CPU")
+    elif full is False and parsed.delegate_kernels is not None and delegated is None:
         reasons.append(f"the graph is only partly delegated ({parsed.delegate_kernels} delegate kernel(s)); "
                        "the rest ran on the CPU")
     elif full is False and delegated is not None and total is not None:
@@ -54,12 +86,15 @@ def classify(plan: RunPlan, parsed: Any, raw: RawRun) -> tuple[str, Delegation]:
     delegation = Delegation(requested=requested, names=names, nodes_delegated=delegated, nodes_total=total,
                             full=full, fallback=failed or full is False, failed=failed,
                             reasons=tuple(dict.fromkeys(reasons)))
-    return _status(parsed, raw, delegation, requested), delegation
+    return _status(parsed, exit_code, timed_out, delegation, requested, bool(ignored)), delegation
 
 
-def _status(parsed: Any, raw: RawRun, delegation: Delegation, requested: str) -> str:
-    if raw.timed_out:
+def _status(parsed: Any, exit_code: int | None, timed_out: bool, delegation: Delegation, requested: str | None,
+            decisive_flag_ignored: bool) -> str:
+    if timed_out:
         return "timeout"
+    if decisive_flag_ignored:
+        return "flag-ignored"  # whatever else happened, this is not the configuration asked for
     if requested in ACCELERATORS and delegation.failed:
         return "delegate-failed"
     if parsed.status in ("failed", "crashed"):
@@ -68,7 +103,7 @@ def _status(parsed: Any, raw: RawRun, delegation: Delegation, requested: str) ->
         return "delegate-fallback"  # even from a truncated log: these numbers are not the accelerator's
     if parsed.status != "ok":
         return parsed.status
-    if raw.exit_code not in (0, None):
+    if exit_code not in (0, None):
         return "failed"
     return "ok"
 
@@ -102,13 +137,19 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
     if raw.timed_out:
         notes.append(f"the run exceeded its time limit after {raw.duration_s:.0f} s and was killed; "
                      "raise --max-secs or lower --runs")
+    ignored = tuple(parsed.unconsumed_flags)
+    notes.extend(ignored_flag_warnings(ignored))
+    threads = effective_threads(plan.threads, parsed.num_threads, ignored)
+    if plan.threads is None:
+        notes.append(f"no --threads: benchmark_model ran the CPU kernels (XNNPACK's too) on its default of "
+                     f"{DEFAULT_CPU_THREADS} thread; pass --threads N to use more")
     return Result(
         status=status, model=model, device=device, delegate=plan.delegate, settings=plan.to_dict(),
         argv=raw.argv, binary=binary, latency_ms=latency_ms(parsed),
         memory_mb=Memory(init=parsed.memory_init_mb, overall=parsed.memory_overall_mb, peak=parsed.peak_mb),
         delegation=delegation, raw_log=raw.output, tool_version=__version__,
         created_at=utc_now(), exit_code=raw.exit_code, duration_s=round(raw.duration_s, 3), warnings=tuple(notes),
-        transfer=transfer or {}, thermal=thermal or {}, extra=extra,
+        threads=threads, ignored_flags=ignored, transfer=transfer or {}, thermal=thermal or {}, extra=extra,
     )
 
 
@@ -122,5 +163,6 @@ def infra_result(*, plan: RunPlan, error: Exception, model: ModelRef, device: De
         argv=argv, binary=binary or BinaryRef(name="unknown", sha256=None), latency_ms=Latency(),
         memory_mb=Memory(), delegation=Delegation(requested=plan.delegate, reasons=(reason.splitlines()[0],)),
         raw_log=reason, tool_version=__version__, created_at=utc_now(), warnings=(reason.splitlines()[0],),
-        transfer=transfer or {}, thermal=thermal or {}, extra=extra or {},
+        threads=effective_threads(plan.threads, None, ()), transfer=transfer or {}, thermal=thermal or {},
+        extra=extra or {},
     )

@@ -1,7 +1,11 @@
 """The versioned result document: immutable values, checked when built, loaded and saved as JSON.
 
-`"schema": "mai-bench/result/1"`. A statistic that does not exist is None, never 0. Every result keeps its
+`"schema": "mai-bench/result/2"`. A statistic that does not exist is None, never 0. Every result keeps its
 raw log, so a report can always be recomputed from it.
+
+Version 2 adds `threads` (the CPU threads the run's kernels used), `ignored_flags` (what the binary printed as
+"Unconsumed cmdline flags") and the status `flag-ignored`. Version 1 documents still load: they are upgraded,
+both new fields recomputed from the document's own settings and raw log.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from typing import Any
 
 from mai_bench.errors import UsageError
 
-SCHEMA = "mai-bench/result/1"
+SCHEMA = "mai-bench/result/2"
+SCHEMA_V1 = "mai-bench/result/1"
+SCHEMAS = (SCHEMA_V1, SCHEMA)  # the versions result_from_dict reads
 
 # ok: measured with the requested delegate in full. The rest say why the numbers are not that.
-STATUSES = ("ok", "delegate-fallback", "delegate-failed", "failed", "crashed", "truncated", "unparsed", "timeout",
-            "infra-error")
+STATUSES = ("ok", "delegate-fallback", "delegate-failed", "flag-ignored", "failed", "crashed", "truncated",
+            "unparsed", "timeout", "infra-error")
+# The binary ignored the delegate or precision flag: the numbers are of another configuration, never compared.
+NOT_COMPARABLE_STATUSES = ("flag-ignored",)
 
 
 class ResultFormatError(UsageError):
@@ -124,6 +132,10 @@ class Result:
     exit_code: int | None = None
     duration_s: float | None = None
     warnings: tuple[str, ...] = ()
+    # The CPU threads the run's kernels used (benchmark_model's default is 1); None only where nothing says.
+    threads: int | None = None
+    # What the binary ignored ("Unconsumed cmdline flags"), argv items as it printed them.
+    ignored_flags: tuple[str, ...] = ()
     # role ("binary", "model", ...) -> {"remote", "sha256", "size_bytes", "cached", "pushed_bytes"}
     transfer: dict[str, Any] = field(default_factory=dict)
     # temperatures before and after the run, limits, time waited to cool down (device runs)
@@ -136,6 +148,11 @@ class Result:
             raise ResultFormatError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
         if self.schema != SCHEMA:
             raise ResultFormatError(f"schema {self.schema!r} is not {SCHEMA!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ResultFormatError(f"threads must be a positive int or null, got {self.threads!r}")
+        if not all(isinstance(flag, str) for flag in self.ignored_flags):
+            raise ResultFormatError(f"ignored_flags must hold strings, got {self.ignored_flags!r}")
 
     @property
     def measured(self) -> bool:
@@ -158,17 +175,20 @@ def _plain(value: Any) -> Any:
 
 _PARTS = {"model": ModelRef, "device": DeviceRef, "binary": BinaryRef, "latency_ms": Latency,
           "memory_mb": Memory, "delegation": Delegation}
-_TUPLES = {"argv", "warnings"}
+_TUPLES = {"argv", "warnings", "ignored_flags"}
 
 
 def result_from_dict(data: Any) -> Result:
-    """Build a Result from its JSON form; anything malformed raises ResultFormatError, nothing else."""
+    """Build a Result from its JSON form (any version in SCHEMAS; older ones upgraded); anything malformed raises
+    ResultFormatError, nothing else."""
     if not isinstance(data, dict):
         raise ResultFormatError("a result must be a JSON object", "pass a file written by `mai-bench run --out`")
     schema = data.get("schema")
-    if schema != SCHEMA:
-        raise ResultFormatError(f"unsupported result schema {schema!r} (this mai-bench reads {SCHEMA!r})",
-                                "re-run the benchmark with this mai-bench version")
+    if schema not in SCHEMAS:
+        raise ResultFormatError(f"unsupported result schema {schema!r} (this mai-bench reads "
+                                f"{', '.join(map(repr, SCHEMAS))})", "re-run the benchmark with this mai-bench version")
+    if schema == SCHEMA_V1:
+        data = _upgrade_v1(data)
     try:
         kwargs: dict[str, Any] = {}
         for f in fields(Result):
@@ -186,6 +206,25 @@ def result_from_dict(data: Any) -> Result:
         raise
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         raise ResultFormatError(f"malformed result: {error}", "pass a file written by `mai-bench run --out`") from None
+
+
+def _upgrade_v1(data: dict) -> dict:
+    """A version 1 document as version 2: the flags its binary ignored read again from its raw log, and the threads
+    its kernels used from its settings, that log and benchmark_model's default."""
+    from mai_bench.parse.lines import split_lines
+    from mai_bench.parse.params import read_params
+    from mai_bench.results.flags import effective_threads
+
+    raw_log, settings = data.get("raw_log", ""), data.get("settings", {})
+    if not isinstance(raw_log, str) or not isinstance(settings, dict):
+        raise ResultFormatError("malformed result: raw_log must be a string and settings an object",
+                                "pass a file written by `mai-bench run --out`")
+    params = read_params(split_lines(raw_log))
+    requested = settings.get("threads")
+    requested = requested if isinstance(requested, int) and not isinstance(requested, bool) else None
+    echoed = params.num_threads if params.num_threads is not None and params.num_threads >= 1 else None
+    return {**data, "schema": SCHEMA, "ignored_flags": list(params.unconsumed),
+            "threads": effective_threads(requested, echoed, params.unconsumed)}
 
 
 def _require_list(name: str, value: Any) -> list:

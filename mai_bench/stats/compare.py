@@ -12,7 +12,8 @@ Outcomes, for B (new) against A (old):
   (slower) or is below 1 / (1 + threshold) (faster); threshold defaults to 5%. Without an interval on a
   side only the threshold decides, and the pair says so;
 - "not significant": otherwise;
-- "not comparable": different identities, a configuration on one side only, or neither side measured.
+- "not comparable": different identities, a configuration on one side only, neither side measured, or a side
+  whose binary ignored the delegate or precision flag (status flag-ignored).
 
 The ratio's interval: with 2+ rounds on both sides, the 2.5th-97.5th percentile of median(B)/median(A) over
 seeded bootstrap resamples of each side's rounds (independently: the rounds of A and B are not assumed to be
@@ -28,7 +29,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from mai_bench.results.schema import Result
+from mai_bench.results.schema import NOT_COMPARABLE_STATUSES, Result
 from mai_bench.stats.config import ConfigKey, Identity, group_by_config, workload_differences
 from mai_bench.stats.summary import (BOOTSTRAP, BOOTSTRAP_SEED, NO_INTERVAL, Z95, Summary, bootstrap_medians,
                                      summarize)
@@ -182,6 +183,11 @@ def _classify(rounds_a: list[Result] | None, rounds_b: list[Result] | None, thre
     settings = workload_differences(rounds_a[0], rounds_b[0])
     if settings:
         notes.append("settings differ: " + "; ".join(settings))
+    ignored = tuple(f"{name}: the binary ignored the delegate or precision flag ({_statuses(side)}), so it "
+                    "measured another configuration" for name, side in (("A", a), ("B", b))
+                    if set(side.statuses) & set(NOT_COMPARABLE_STATUSES))
+    if ignored:
+        return Pair(NOT_COMPARABLE, a, b, None, (*ignored, *notes))
     if a.failed and b.failed:
         return Pair(NOT_COMPARABLE, a, b, None, (f"neither side measured (A: {_statuses(a)}; B: {_statuses(b)})",
                                                  *notes))

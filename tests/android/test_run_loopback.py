@@ -113,7 +113,8 @@ def test_a_run_past_its_limit_is_killed_on_the_device(adb_server, loopback) -> N
     result = json.loads(proc.stdout)
     assert result["status"] == "timeout", result["raw_log"]
     assert proc.returncode == 3
-    assert result["duration_s"] < 60, "killed at its limit, not after the stand-in's 60 s"
+    # Killed at its limit, not after the stand-in's 60 s: it never got to print its timings.
+    assert "Inference timings in us" not in result["raw_log"], result["raw_log"]
     left = [p for p in _all_pids() if str(device.root) in cmdline(p) and "benchmark" in cmdline(p)]
     assert not left, f"benchmark processes left on the device: {left}"
 

@@ -30,7 +30,7 @@ def test_json_result_of_a_full_hd_model(fullhd_run) -> None:
     proc, _ = fullhd_run
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)  # stdout is pure JSON
-    assert result["schema"] == "mai-bench/result/1"
+    assert result["schema"] == "mai-bench/result/2"
     assert result["status"] == "ok"
     assert result["model"]["input_shape"] == [1, 544, 960, 4]
     assert result["model"]["output_shape"] == [1, 1088, 1920, 3]

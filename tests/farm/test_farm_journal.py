@@ -43,7 +43,7 @@ def test_appended_results_read_back_in_order(tmp_path: Path) -> None:
             journal.append(result(i))
     assert [r.extra["job_id"] for r in read_journal(path)] == ["job0", "job1", "job2"]
     lines = path.read_bytes().split(b"\n")
-    assert lines[-1] == b"" and all(json.loads(line)["schema"] == "mai-bench/result/1" for line in lines[:-1])
+    assert lines[-1] == b"" and all(json.loads(line)["schema"] == "mai-bench/result/2" for line in lines[:-1])
     assert read_journal(tmp_path / "none.jsonl") == []
 
 

@@ -163,7 +163,7 @@ def test_hostile_yaml_is_refused_or_loaded_never_run(name: str, content: bytes) 
 
 def _valid_result() -> dict:
     return {
-        "schema": "mai-bench/result/1", "status": "ok",
+        "schema": "mai-bench/result/2", "status": "ok",
         "model": {"path": "/m/isp.tflite", "name": "isp", "sha256": "ab" * 32, "size_bytes": 1292,
                   "input_shape": [1, 544, 960, 4], "output_shape": [1, 1088, 1920, 3]},
         "device": {"serial": "R5CT", "backend": "adb", "soc": "SM8450", "profile": "sm8450", "server": None,
@@ -178,7 +178,8 @@ def _valid_result() -> dict:
         "delegation": {"requested": "gpu", "names": ["TfLiteGpuDelegateV2"], "nodes_delegated": 31,
                        "nodes_total": 31, "full": True, "fallback": False, "failed": False, "reasons": []},
         "raw_log": "INFO: STARTING!\n", "tool_version": "0.1.0", "created_at": "2026-01-01T00:00:00+00:00",
-        "exit_code": 0, "duration_s": 3.2, "warnings": [], "transfer": {}, "thermal": {}, "extra": {},
+        "exit_code": 0, "duration_s": 3.2, "warnings": [], "threads": 1, "ignored_flags": [], "transfer": {},
+        "thermal": {}, "extra": {},
     }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mai_bench.parse import REPORT_KEYS, parse_log
+from mai_bench.parse.timings import LITERT_EXACT_NOTE, LITERT_UNITS_NOTE
 
 LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "logs"
 
@@ -106,6 +107,28 @@ EXTRA = {
     "029": dict(inference_avg_us=None, count=None),
     "031": dict(p5_us=898333.0, median_us=899281.0, p95_us=904305.0, delegate_names=("XNNPACK",),
                 fallback_verdict="partial", delegate_kernels=1, warmup_count=1),
+    # LiteRT 2.x with stat lines: the percentiles and counts come from the exact lines, as in older logs; the
+    # profiler's tables have no "Profiling Info for" header, so no op profile is claimed.
+    "033": dict(p5_us=460.0, median_us=462.0, p95_us=478.0, warmup_count=1055,
+                delegate_names=("TfLiteXNNPackDelegate",), fallback_verdict="full", unconsumed_flags=(),
+                num_threads=None, op_profile=(), failed_delegates=()),
+    "034": dict(p5_us=1365.0, median_us=1373.0, p95_us=1409.0, warmup_count=358, fallback_verdict="full"),
+    "035": dict(unconsumed_flags=("--allow_fp16",), num_threads=4, delegates_enabled=("gpu", "xnnpack"),
+                failed_delegates=("gpu",), fallback_verdict="partial", delegate_kernels=22, delegate_names=("XNNPACK",),
+                warmup_count=6, p5_us=None, failure_reasons=("GPU acceleration is unsupported on this platform.",)),
+    "036": dict(failed_delegates=("gpu",), fallback_verdict="none", delegates_enabled=("gpu",), count=None,
+                failure_reasons=("Failed to build program executable - Build program failure(97:0) : error : "
+                                 "conversion between different vector types not allowed",)),
+    "037": dict(delegates_disabled=("gpu",), delegates_enabled=(), delegate_names=(), fallback_verdict=None,
+                p5_us=105485.0, median_us=105718.0, p95_us=106281.0, warmup_count=5),
+    "038": dict(delegate_names=("GPU",), fallback_verdict="full", delegates_enabled=("gpu",), nodes_delegated=None,
+                warmup_count=5, p5_us=112107.0, median_us=115350.0, p95_us=116620.0, failed_delegates=()),
+    "039": dict(delegate_names=("TfLiteGpuDelegateV2",), failed_delegates=("nnapi",), fallback_verdict="full",
+                num_threads=2, delegates_enabled=("gpu", "nnapi"), accelerators_available=("nnapi-reference",),
+                warmup_count=2, p5_us=306372.0, median_us=307968.0, p95_us=315711.0),
+    "040": dict(warmup_count=957, p5_us=None, memory_init_mb=None, delegate_names=(), fallback_verdict=None),
+    "041": dict(warmup_count=51, median_us=None),
+    "042": dict(num_threads=4, warmup_count=526, p5_us=915.0, median_us=942.0, p95_us=991.0, delegate_names=()),
 }
 
 
@@ -118,8 +141,40 @@ def test_extra_fields(row):
 
 def test_units_note_only_for_the_litert_ms_block():
     notes = {row["file"][:3]: _parse(row["file"]).units_note for row in ROWS}
-    assert notes.pop("027") is not None
+    # Block only: every timing is the block's milliseconds; with stat lines: the exact microseconds.
+    assert {notes.pop(k) for k in ("027", "040", "041")} == {LITERT_UNITS_NOTE}
+    assert {notes.pop(k) for k in ("033", "034", "042")} == {LITERT_EXACT_NOTE}
     assert set(notes.values()) == {None}
+
+
+# LiteRT 2.x logs print each timing twice: exactly (us) in the stat lines and rounded to 0.01 ms in the block.
+# (block value in us, the exact value the parser must report instead), read off each log.
+LITERT_ROUNDED = {
+    "033": dict(init_us=(4480.0, 4478.0), first_us=(1030.0, 1033.0), warmup_avg_us=(470.0, 465.319),
+                inference_avg_us=(460.0, 464.545), std_us=(10.0, 13.0), min_us=(440.0, 442.0)),
+    "034": dict(init_us=(4490.0, 4488.0), first_us=(1930.0, 1927.0), warmup_avg_us=(1390.0, 1386.31),
+                inference_avg_us=(1380.0, 1379.64)),
+    "042": dict(init_us=(5760.0, 5757.0), first_us=(2120.0, 2125.0), warmup_avg_us=(950.0, 949.861),
+                inference_avg_us=(950.0, 947.132), max_us=(1100.0, 1102.0)),
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(LITERT_ROUNDED))
+def test_litert2_timings_are_the_exact_microseconds_not_the_rounded_block(prefix):
+    (path,) = LOGS.glob(prefix + "_*.txt")
+    run = _parse(path.name)
+    for field, (rounded, exact) in LITERT_ROUNDED[prefix].items():
+        assert getattr(run, field) == exact != rounded, field
+
+
+def test_litert2_init_keeps_the_block_where_the_session_line_is_coarser():
+    # "Initialized session in 23744.7ms." prints 100 us steps, the block 23744.73 ms: the block is finer.
+    block = (LOGS / "027_litert2-compiledmodel-gpu-llm-ms-units-truncated.txt").read_text("utf-8")
+    log = "INFO: Initialized session in 23744.7ms.\n" + block
+    assert parse_log(log).init_us == 23744730.0
+    finer = log.replace("23744.7ms", "2374.473ms").replace("Model initialization: 23744.73 ms",
+                                                            "Model initialization: 2374.47 ms")
+    assert parse_log(finer).init_us == 2374473.0
 
 
 def test_delegate_applications_keep_partitions_and_subgraph():

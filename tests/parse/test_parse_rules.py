@@ -295,3 +295,74 @@ def test_gpu_unsupported_on_this_platform_is_a_delegate_failure() -> None:
     parsed = parse_log(log)
     assert parsed.delegate_failed is True
     assert any("unsupported on this platform" in r for r in parsed.failure_reasons)
+
+
+ZERO_OF = ("VERBOSE: Replacing 0 out of 64 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 0 partitions "
+           "for subgraph 0.")
+
+
+@pytest.mark.parametrize("after", [
+    (),  # the log is cut right after the line
+    ("INFO: Initialized OpenCL-based API.",),
+    tuple(NEWEST[2:]),  # the run went on, on the CPU, to a complete summary
+])
+def test_a_delegate_that_replaced_no_node_failed(after):
+    run = parse_log(log("INFO: STARTING!", "INFO: Use gpu: [1]", ZERO_OF, *after))
+    assert run.delegate_failed is True
+    assert run.failed_delegates == ("gpu",)
+    assert (run.nodes_delegated, run.nodes_total, run.fallback_verdict) == (0, 64, "none")
+    assert ZERO_OF.removeprefix("VERBOSE: ") in run.failure_reasons
+    assert run.status == ("ok" if after == tuple(NEWEST[2:]) else "truncated")  # no error printed: not "failed"
+
+
+def test_failures_name_their_delegate_and_an_unnamed_one_the_delegate_before_it():
+    run = parse_log(log(
+        "ERROR: Node number 12 (TfLiteNnapiDelegate) failed to prepare.",
+        "ERROR: Restored original execution plan after delegate application failure.",
+        "ERROR: Failed to apply NNAPI delegate.",
+        "ERROR: Disallowed CPU fallback detected."))
+    assert run.failed_delegates == ("nnapi",)
+    assert parse_log(log("ERROR: Disallowed CPU fallback detected.")).failed_delegates == ("",)
+
+
+BUILD_FAILURE = ("ERROR: Failed to build program executable - Build program failure<source>:35:26: error: OpenCL "
+                 "extension 'cl_khr_3d_image_writes' is not supported")
+
+
+def test_a_gpu_program_that_does_not_build_is_a_failed_gpu_delegate():
+    run = parse_log(log("INFO: Created TensorFlow Lite delegate for GPU.", BUILD_FAILURE,
+                        "ERROR: Falling back to OpenGL", "ERROR: TfLiteGpuDelegate Init: OpenGL-based API disabled",
+                        *NEWEST[2:]))
+    assert run.delegate_failed is True and run.failed_delegates == ("gpu",)
+    assert run.fallback_verdict == "none"
+    assert BUILD_FAILURE.removeprefix("ERROR: ") in run.failure_reasons
+
+
+def test_a_gpu_delegate_that_recovers_on_opengl_did_not_fail():
+    run = parse_log(log("INFO: Created TensorFlow Lite delegate for GPU.", BUILD_FAILURE,
+                        "ERROR: Falling back to OpenGL", "INFO: Initialized OpenGL-based API.",
+                        "INFO: Explicitly applied GPU delegate, and the model graph will be completely executed by the "
+                        "delegate.", *NEWEST[2:]))
+    assert (run.delegate_failed, run.failed_delegates, run.fallback_verdict) == (False, (), "full")
+
+
+@pytest.mark.parametrize("line, flags", [
+    ("WARN: Unconsumed cmdline flags: --output_filepath=/data/local/tmp/o.bin",
+     ("--output_filepath=/data/local/tmp/o.bin",)),
+    ("Unconsumed cmdline flags: --graph test", ("--graph", "test")),  # argv items joined by spaces
+    ("05-30 15:16:44.857  3380  3380 W tflite  : Unconsumed cmdline flags: --use_nnapi=true --nnapi_allow_fp16=true",
+     ("--use_nnapi=true", "--nnapi_allow_fp16=true")),
+    ("WARNING: unrecognized commandline flag: --graph", ("--graph",)),
+])
+def test_unconsumed_flags_are_kept_as_printed(line, flags):
+    run = parse_log(log("INFO: STARTING!", line, *NEWEST[2:]))
+    assert run.unconsumed_flags == flags
+    assert run.status == "ok"  # the tool carries on without them
+
+
+def test_params_echo_threads_and_delegates():
+    run = parse_log(log("INFO: STARTING!", "INFO: Num threads: [4]", "INFO: Use gpu : [1]", "INFO: Use xnnpack: [0]",
+                        *NEWEST[2:]))
+    assert (run.num_threads, run.delegates_enabled, run.delegates_disabled) == (4, ("gpu",), ("xnnpack",))
+    assert parse_log(log("INFO: Num threads: [-1]", *NEWEST[2:])).num_threads is None  # -1: the runtime decides
+    assert parse_log(log(*NEWEST)).num_threads is None

@@ -29,6 +29,15 @@ CASES = {
     # A GPU run whose log never shows the GPU delegate: the numbers are the CPU's.
     "011-as-gpu": ("gpu", "delegate-failed", None, True),
     "009-as-gpu": ("gpu", "delegate-failed", None, True),
+    "033": ("xnnpack", "ok", (1, 1), False),
+    # The binary ignored --allow_fp16 (a precision flag): another configuration than asked, whatever the GPU did.
+    "035": ("gpu", "flag-ignored", None, True),
+    "036": ("gpu", "delegate-failed", None, True),  # the GPU's OpenCL program did not build
+    "037": ("xnnpack", "ok", None, False),
+    "038": ("gpu", "ok", None, False),
+    # GPU took all 49 nodes; NNAPI, applied after it, took none: a failure of NNAPI's, not of the GPU's.
+    "039": ("gpu", "ok", (49, 49), False),
+    "039-as-nnapi": ("nnapi", "delegate-failed", None, True),
 }
 
 
@@ -82,3 +91,24 @@ def test_result_from_a_real_log_round_trips_through_json() -> None:
     assert result.raw_log == text
     again = result_from_dict(result.to_dict())
     assert again == result
+
+
+def test_zero_of_n_nodes_is_a_failed_delegate_even_when_the_log_is_cut() -> None:
+    text = ("INFO: STARTING!\nINFO: Use gpu: [1]\nINFO: Created TensorFlow Lite delegate for GPU.\n"
+            "VERBOSE: Replacing 0 out of 64 node(s) with delegate (TfLiteGpuDelegateV2) node, yielding 0 partitions "
+            "for subgraph 0.\n")
+    status, delegation = classify(RunPlan(delegate="gpu"), parse_log(text), RawRun((), text, None, 1.0))
+    assert status == "delegate-failed"
+    assert (delegation.nodes_delegated, delegation.nodes_total, delegation.failed) == (0, 64, True)
+    assert any("0 of 64" in reason for reason in delegation.reasons)
+
+
+@pytest.mark.parametrize("flag, status", [
+    ("--use_gpu=true", "flag-ignored"),
+    ("--gpu_precision_loss_allowed=false", "flag-ignored"),
+    ("--num_threads=4", "ok"),  # a warning and the default thread count, but the delegate and precision held
+    ("--output_filepath=/data/local/tmp/o.bin", "ok"),
+])
+def test_an_ignored_delegate_or_precision_flag_is_never_ok(flag, status) -> None:
+    text = _log("038").replace("INFO: STARTING!", f"INFO: STARTING!\nWARN: Unconsumed cmdline flags: {flag}")
+    assert classify(RunPlan(delegate="gpu"), parse_log(text), RawRun((), text, 0, 1.0))[0] == status

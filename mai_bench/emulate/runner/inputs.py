@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mai_bench.binaries import value_files
 from mai_bench.emulate.runner.errors import Failure, Fatal
 from mai_bench.emulate.runner.flags import _f32, parse_value
 
@@ -29,22 +30,13 @@ def _split(text: str, delimiter: str) -> list[str]:
 
 
 def _split_name_and_file(item: str) -> tuple[str, str]:
-    """"name:path" where "::" stands for a ':' inside either part."""
-    delimiter = -1
-    index = 0
-    while index < len(item) - 1:
-        if item[index] == ":":
-            if item[index + 1] == ":":
-                index += 1
-            elif delimiter == -1:
-                delimiter = index
-            else:  # the tool then logs the status code itself, kTfLiteError being 1
-                raise Failure(f"{item} contains more than one delimiter.",
-                              f"Wrong input value file item specified: {item}", "1")
-        index += 1
-    if delimiter == -1:
-        raise Failure(f"{item} doesn't contain any delimiter.", f"Wrong input value file item specified: {item}", "1")
-    return item[:delimiter].replace("::", ":"), item[delimiter + 1:].replace("::", ":")
+    """"name:path" where "::" stands for a ':' inside either part (today's benchmark_model)."""
+    parts = value_files.split_item(item, value_files.DOUBLE_COLON)
+    if parts is None:  # the tool then logs the status code itself, kTfLiteError being 1
+        single = item.replace("::", "")
+        what = "doesn't contain any delimiter" if ":" not in single else "contains more than one delimiter"
+        raise Failure(f"{item} {what}.", f"Wrong input value file item specified: {item}", "1")
+    return parts
 
 
 def parse_input_layers(names_text: str, shapes_text: str, ranges_text: str, files_text: str,
