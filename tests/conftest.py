@@ -8,12 +8,14 @@ import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pytest
 
 from mai_bench.device import adb_server as adb_server_lib
 from mai_bench.emulate import loopback as loopback_lib
+from mai_bench.emulate.adbd import jail
+from mai_bench.emulate.adbd import auth
 from mai_bench.emulate.adbd.spec import Faults, LoopbackSpec, load_spec
 
 ADB_CLI_TIMEOUT_S = 60.0
@@ -74,21 +76,29 @@ class LoopbackFactory:
 
     def start(self, count: int = 1, *, faults: Faults = Faults(), props: Mapping[str, str] | None = None,
               profile: str = "loopback-sm8450", spec: LoopbackSpec | None = None,
-              connect: bool = True) -> list[loopback_lib.LoopbackDevice]:
+              connect: bool = True, trust_server: bool = True,
+              trusted_keys: Sequence[str] = ()) -> list[loopback_lib.LoopbackDevice]:
         """Start `count` devices; with `connect`, `adb connect` them and wait for `device` (or `unauthorized`
-        with reject_auth). A `hang` fault is applied once they are connected (a hung device cannot connect)."""
+        with reject_auth, or when they authenticate hosts and `trust_server` is off). They trust `trusted_keys`
+        and, with `trust_server`, the session server's key, as phones that allowed it before. A `hang` fault is
+        applied once they are connected (a hung device cannot connect)."""
+        isolation = jail.probe()
+        if not isolation.faithful:  # never test against a device more lenient than a phone
+            pytest.fail(f"this host cannot run a faithful loopback device: {isolation.reason}")
         spec = (spec or load_spec(profile)).with_faults(replace(faults, hang=False) if connect else faults)
         if props:
             spec = spec.with_props(**props)
         first = len(self.devices)
         roots = [self.base / f"device{first + i}" for i in range(count)]
-        started = loopback_lib.start_devices(spec, roots)
+        keys = [*trusted_keys, *([loopback_lib.server_public_key(self.server)] if trust_server else [])]
+        started = loopback_lib.start_devices(spec, roots, trusted_keys=keys)
         self.devices.extend(started)
         _STARTED.extend(d.pid for d in started)
         if connect:
             for device in started:
                 adb_server_lib.connect(self.server, device.serial)
-            state = "unauthorized" if faults.reject_auth else "device"
+            trusted = trust_server or not auth.auth_required(spec.props)
+            state = "device" if trusted and not faults.reject_auth else "unauthorized"
             for device in started:
                 adb_server_lib.wait_for_state(self.server, device.serial, (state,))
             if faults.hang:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mai_bench.cli.console import console
+from mai_bench.cli.console import console, err_console
 
 
 def _default_server() -> str:
@@ -24,9 +24,13 @@ def _default_server() -> str:
               help="HOST:PORT of the adb server to connect them to; one is started (bound to 127.0.0.1) if none answers.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the devices' file systems (default: a temporary folder, removed at exit).")
-def command(profile: str, count: int, adb_server: str, root: Path | None) -> None:
+@click.option("--insecure", is_flag=True,
+              help="Devices ask for no RSA key (ro.adb.secure=0). By default they authenticate hosts as a production "
+                   "phone does and trust the adb server's key (its $HOME/.android/adbkey.pub).")
+def command(profile: str, count: int, adb_server: str, root: Path | None, insecure: bool) -> None:
     """Start loopback devices that speak the ADB protocol (shell, push/pull) and run benchmark_model on the
     host CPU. Their results are marked emulated (getprop mai_bench.emulated=1)."""
+    from mai_bench.emulate.adbd.spec import LENIENT_PROP
     from mai_bench.emulate.loopback import run_emulator
 
     workdir = root or Path(tempfile.mkdtemp(prefix="mai-bench-emulate-"))
@@ -37,12 +41,17 @@ def command(profile: str, count: int, adb_server: str, root: Path | None) -> Non
         out.print(f"adb server {server.address}{started}", soft_wrap=True)
         for device in devices:
             out.print(f"{device.serial}  device  {device.spec.name}  pid={device.pid}  {device.root}", soft_wrap=True)
+        lenient = devices[0].spec.props.get(LENIENT_PROP)
+        if lenient:
+            err_console().print(f"[bold red]warning: these devices are LENIENT, more forgiving than a phone: "
+                                f"{lenient}. Commands that fail on a phone may work here; their results say "
+                                "so.[/]")
         out.print(f"Use: adb -P {server.port} -s {devices[0].serial} shell getprop ro.soc.model. "
                   "Ctrl-C stops them.", soft_wrap=True)
         out.file.flush()
 
     try:
-        run_emulator(profile, count, adb_server, workdir, ready)
+        run_emulator(profile, count, adb_server, workdir, ready, insecure=insecure)
         console().print("stopped")
     finally:
         if root is None:

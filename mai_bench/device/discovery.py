@@ -22,7 +22,7 @@ from mai_bench.device.errors import (
     DeviceNotReady,
     UnknownDevice,
 )
-from mai_bench.device.profiles import EMULATED_PROPERTY, Profile, load_profiles, match_profile
+from mai_bench.device.profiles import EMULATED_PROPERTY, LENIENT_PROPERTY, Profile, load_profiles, match_profile
 from mai_bench.device.props import parse_getprop
 from mai_bench.device.smartsocket import AdbFailure, Connection, ServerUnreachable
 from mai_bench.device.states import READY, fix_for_state
@@ -53,6 +53,7 @@ REPORTED_PROPS = (
     "ro.hardware.egl",
     "ro.hardware.vulkan",
     EMULATED_PROPERTY,
+    LENIENT_PROPERTY,
 )
 
 T = TypeVar("T")
@@ -95,6 +96,11 @@ class DeviceInfo:
         return self.props.get(EMULATED_PROPERTY, "").strip() == "1"
 
     @property
+    def lenient(self) -> str | None:
+        """Why a loopback device is more lenient than a phone, or None (a faithful one, or a phone)."""
+        return self.props.get(LENIENT_PROPERTY, "").strip() or None
+
+    @property
     def model(self) -> str | None:
         return self.props.get("ro.product.model") or None
 
@@ -122,6 +128,7 @@ class DeviceInfo:
             "profile": self.profile,
             "emulates": self.emulates,
             "emulated": self.emulated,
+            "lenient": self.lenient,
             "model": self.model,
             "manufacturer": p.get("ro.product.manufacturer"),
             "soc_manufacturer": p.get("ro.soc.manufacturer"),

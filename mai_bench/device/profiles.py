@@ -31,6 +31,8 @@ from mai_bench.resources import data_dir
 from mai_bench.yaml_file import read_yaml
 
 EMULATED_PROPERTY = "mai_bench.emulated"
+# Set, to the reason, by a loopback device that is more lenient than a phone (no bwrap, mksh or toybox).
+LENIENT_PROPERTY = "mai_bench.lenient"
 # rule name -> the getprop key it is compared with, most specific first
 MATCH_PROPERTIES = {"soc_model": "ro.soc.model", "board_platform": "ro.board.platform", "hardware": "ro.hardware"}
 

@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 import mai_bench
 from mai_bench.device import adb_server
 from mai_bench.device.adb_server import AdbServer
-from mai_bench.emulate.adbd import sandbox
-from mai_bench.emulate.adbd.spec import Faults, LoopbackSpec, load_spec
+from mai_bench.emulate.adbd import auth, jail, sandbox
+from mai_bench.emulate.adbd.spec import LENIENT_PROP, Faults, LoopbackSpec, load_spec
 from mai_bench.errors import InfraError
 
 HOST = "127.0.0.1"
@@ -33,6 +33,7 @@ START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
 FAULTS_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 15.0
+KEY_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,25 @@ class LoopbackDevice:
         return self.root / sandbox.ARGV_LOG
 
 
-def start_device(spec: LoopbackSpec, root: Path, *, port: int = 0, timeout: float = START_TIMEOUT_S) -> LoopbackDevice:
-    """Start one device serving `spec` from the sandbox folder `root` on 127.0.0.1:`port` (0: a free port)."""
-    return _wait_ready(_spawn(spec, root, port), timeout)
+def start_device(spec: LoopbackSpec, root: Path, *, port: int = 0, timeout: float = START_TIMEOUT_S,
+                 trusted_keys: Sequence[str] = (), isolation: jail.Isolation | None = None) -> LoopbackDevice:
+    """Start one device serving `spec` from the sandbox folder `root` on 127.0.0.1:`port` (0: a free port).
+    Unless its ro.adb.secure is 0 it authenticates hosts as a production phone does: it trusts the adb key lines
+    in `trusted_keys` (e.g. `server_public_key(server)`) and those trusted in `root` before."""
+    _key_store(root).trust(trusted_keys)
+    return _wait_ready(_spawn(spec, root, port, isolation), timeout)
 
 
-def start_devices(spec: LoopbackSpec, roots: Sequence[Path], timeout: float = START_TIMEOUT_S) -> list[LoopbackDevice]:
-    """Start one device per sandbox folder, all at once (their start-up overlaps)."""
+def start_devices(spec: LoopbackSpec, roots: Sequence[Path], timeout: float = START_TIMEOUT_S, *,
+                  trusted_keys: Sequence[str] = (), isolation: jail.Isolation | None = None) -> list[LoopbackDevice]:
+    """Start one device per sandbox folder, all at once (their start-up overlaps); each trusts `trusted_keys`.
+    `isolation` (default: the most faithful this host can run, `jail.probe()`) forces a lenient device."""
+    for root in roots:
+        _key_store(root).trust(trusted_keys)
     pending = []
     try:
         for root in roots:
-            pending.append(_spawn(spec, root, 0))
+            pending.append(_spawn(spec, root, 0, isolation))
         return [_wait_ready(item, timeout) for item in pending]
     except BaseException:
         for item in pending:
@@ -95,27 +104,116 @@ def set_faults(device: LoopbackDevice, faults: Faults, timeout: float = FAULTS_T
         time.sleep(0.005)
 
 
+def server_public_key(server: AdbServer, timeout: float = KEY_TIMEOUT_S) -> str:
+    """The public key line the adb server authenticates with: `$HOME/.android/adbkey.pub` of the HOME it was
+    started with here (this user's HOME for a server found running), else derived from its `adbkey`."""
+    folder = (server.home if server.home is not None else Path.home()) / ".android"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = (folder / "adbkey.pub").read_text(encoding="utf-8").strip()
+            auth.decode_key(line)
+            return line
+        except (OSError, auth.BadKey):
+            pass
+        try:
+            return auth.public_key_of_private((folder / "adbkey").read_bytes())
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise InfraError(f"the adb server {server.address} has no readable key in {folder}",
+                             "start that adb server with this HOME, or run the devices with --insecure")
+        time.sleep(0.01)
+
+
+def trust_keys(device: LoopbackDevice, keys: Sequence[str]) -> list[str]:
+    """Add adb key lines to a running device's trusted keys (as pushing adbkey.pub to a phone's
+    /data/misc/adb/adb_keys would); a connection waiting for one of them completes. Returns those added."""
+    added = _key_store(device.root).trust(keys)
+    _keys_changed(device)
+    return added
+
+
+def pending_keys(device: LoopbackDevice) -> list[str]:
+    """The public keys adb hosts offered the device that nobody accepted yet (its "Allow USB debugging?"
+    dialogs); meanwhile the server lists the device as `unauthorized`."""
+    return _key_store(device.root).pending()
+
+
+def accept_pending_keys(device: LoopbackDevice) -> list[str]:
+    """Tap "Allow" (always allow this computer) on the device: every pending key becomes trusted, and a
+    connection waiting for one gets CNXN, so its server lists the device as `device` (a host that gave up
+    meanwhile gets in on its next connection). Under the reject_auth fault nothing gets in. Returns the keys."""
+    accepted = _key_store(device.root).accept_pending()
+    _keys_changed(device)
+    return accepted
+
+
+def _key_store(root: Path) -> auth.KeyStore:
+    return auth.KeyStore(Path(root) / sandbox.STATE_DIR)
+
+
+def _keys_changed(device: LoopbackDevice) -> None:
+    try:
+        os.kill(device.pid, signal.SIGUSR2)
+    except ProcessLookupError:  # a dead device reads its keys when started again
+        pass
+
+
 def session_processes(sid: int) -> list[int]:
-    """Live (non-zombie) processes in session `sid`: a device and everything its shells started (read from
-    /proc; without it, as on macOS, the empty list)."""
-    found = []
+    """Live (non-zombie) processes of the device whose daemon leads session `sid`: the processes in that
+    session and every process in a PID namespace that one of them entered (a faithful device's shells, each
+    in a session of its own). Read from /proc; without it, as on macOS, the empty list."""
+    in_session, namespace_of = [], {}
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
                 stat = handle.read()
+            namespace_of[int(entry)] = os.readlink(f"/proc/{entry}/ns/pid")
         except OSError:
             continue
         fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] != b"Z":
-            found.append(int(entry))
-    return found
+        if fields[0] == b"Z":
+            namespace_of.pop(int(entry))
+        elif int(fields[3]) == sid:
+            in_session.append(int(entry))
+    own = _own_pid_namespace()
+    device_namespaces = {namespace_of[pid] for pid in in_session if pid in namespace_of} - {own}
+    return sorted(set(in_session) | {pid for pid, ns in namespace_of.items() if ns in device_namespaces})
+
+
+def shell_processes(device: LoopbackDevice) -> list[int]:
+    """What the device's shells started (a phone's process table less adbd): `session_processes` without the
+    daemon, its bubblewrap and its zygote."""
+    return [pid for pid in session_processes(device.pid) if pid != device.pid and not _is_device_machinery(pid)]
+
+
+def _is_device_machinery(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return os.path.basename(argv[0]) == b"bwrap" or any(arg.endswith(b"/adbd/zygote.py") for arg in argv[:4])
+
+
+def _own_pid_namespace() -> str | None:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def connect_devices(server: AdbServer, devices: Sequence[LoopbackDevice], *, wait: bool = True,
-                    timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """`adb connect` each device; with `wait`, until the server lists it as `device`."""
+                    timeout: float = CONNECT_TIMEOUT_S, trust_server: bool = True) -> None:
+    """`adb connect` each device; with `wait`, until the server lists it as `device`. With `trust_server` each
+    device trusts the server's key first, as a phone whose user allowed this computer before."""
+    if trust_server:
+        key = server_public_key(server)
+        for device in devices:
+            trust_keys(device, [key])
     for device in devices:
         adb_server.connect(server, device.serial, timeout=timeout)
     if wait:
@@ -129,11 +227,14 @@ def disconnect_devices(server: AdbServer, devices: Sequence[LoopbackDevice]) -> 
 
 
 def run_emulator(profile: str | Path, count: int, server_address: str, root: Path,
-                 on_ready: Callable[[AdbServer, list[LoopbackDevice]], None]) -> None:
+                 on_ready: Callable[[AdbServer, list[LoopbackDevice]], None], *, insecure: bool = False) -> None:
     """`mai-bench emulate`: start `count` devices, connect them to the adb server at `server_address` (starting
     one bound to 127.0.0.1 when none answers), call `on_ready`, serve until SIGINT/SIGTERM, then disconnect
-    them and stop every process this started."""
+    them and stop every process this started. The devices trust the server's key (as phones that allowed this
+    computer before); `insecure` devices (ro.adb.secure=0) ask for no key at all."""
     spec = load_spec(profile)
+    if insecure:
+        spec = spec.with_props(**{"ro.adb.secure": "0"})
     root.mkdir(parents=True, exist_ok=True)
     root = sandbox.check_root(root)
     stop = threading.Event()
@@ -142,8 +243,9 @@ def run_emulator(profile: str | Path, count: int, server_address: str, root: Pat
     devices: list[LoopbackDevice] = []
     try:
         server = adb_server.ensure_server(server_address, root / "adb-home")
-        devices = start_devices(spec, [root / f"device{i}" for i in range(count)])
-        connect_devices(server, devices)
+        keys = [] if insecure else [server_public_key(server)]
+        devices = start_devices(spec, [root / f"device{i}" for i in range(count)], trusted_keys=keys)
+        connect_devices(server, devices, trust_server=False)
         on_ready(server, devices)
         while not stop.wait(0.5):
             dead = [d.serial for d in devices if d.process.poll() is not None]
@@ -173,7 +275,7 @@ class _Pending:
     process: subprocess.Popen
 
 
-def _spawn(spec: LoopbackSpec, root: Path, port: int) -> _Pending:
+def _spawn(spec: LoopbackSpec, root: Path, port: int, isolation: jail.Isolation | None = None) -> _Pending:
     root.mkdir(parents=True, exist_ok=True)
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted device gets its port back at once
@@ -183,7 +285,10 @@ def _spawn(spec: LoopbackSpec, root: Path, port: int) -> _Pending:
         port = listener.getsockname()[1]
         if "ro.serialno" not in spec.props:
             spec = spec.with_props(**{"ro.serialno": f"loopback{port}"})
-        root = sandbox.build(root, spec)
+        isolation = isolation or jail.probe()
+        if not isolation.faithful:
+            spec = spec.with_props(**{LENIENT_PROP: isolation.reason})
+        root = sandbox.build(root, spec, isolation)
         env = dict(os.environ)
         # The daemon imports mai_bench from where this process found it, installed or not.
         package_parent = str(Path(mai_bench.__file__).resolve().parent.parent)

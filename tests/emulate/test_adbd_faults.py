@@ -31,7 +31,7 @@ def _wait_until(predicate, timeout: float = GUARD_TIMEOUT_S) -> bool:
 
 
 def _children(device: loopback_lib.LoopbackDevice) -> list[int]:
-    return [pid for pid in loopback_lib.session_processes(device.pid) if pid != device.pid]
+    return loopback_lib.shell_processes(device)
 
 
 def test_reject_auth_leaves_the_device_unauthorized(loopback, adb, adb_server):
@@ -61,9 +61,10 @@ def test_killed_device_mid_command_leaves_no_processes(loopback, adb_server):
     os.kill(device.pid, signal.SIGKILL)
     device.process.wait()
     stream.close()
-    assert _children(device)  # orphaned shells survive their adbd...
+    # The device's zygote sees its daemon go and ends, and with it the device's PID namespace.
+    assert _wait_until(lambda: not loopback_lib.session_processes(device.pid))
     loopback_lib.stop_device(device)
-    assert loopback_lib.session_processes(device.pid) == []  # ...until the device is stopped
+    assert loopback_lib.session_processes(device.pid) == []
 
 
 def test_closing_a_stream_kills_its_process_group(loopback, adb_server):

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mai_bench.emulate.adbd import protocol as p
-from mai_bench.emulate.adbd import sandbox, shell
+from mai_bench.emulate.adbd import jail, sandbox, shell
 from mai_bench.emulate.adbd.spec import EMULATED_PROP, Faults, LoopbackSpec, load_spec, spec_from_mapping
 from mai_bench.errors import UsageError
 
@@ -95,7 +95,10 @@ def test_root_that_needs_quoting_is_refused(tmp_path):
 @pytest.mark.parametrize("name, expected", [
     ("shell:ls -l", shell.ShellRequest("ls -l", v2=False)),
     ("shell,v2,TERM=xterm-256color,raw:echo a:b", shell.ShellRequest("echo a:b", v2=True, term="xterm-256color")),
-    ("shell,v2,pty:", shell.ShellRequest("", v2=True)),
+    ("shell,v2,pty:", shell.ShellRequest("", v2=True, pty=True)),
+    ("shell,v2,TERM=xterm,pty:tty", shell.ShellRequest("tty", v2=True, pty=True, term="xterm")),
+    ("shell:", shell.ShellRequest("", v2=False, pty=True)),  # adbd's interactive shell has a terminal
+    ("shell,v2,raw:", shell.ShellRequest("", v2=True, pty=False)),
     ("exec:cat /data/x", shell.ShellRequest("cat /data/x", v2=False)),
     ("sync:", None),
     ("shellfoo:x", None),
@@ -155,7 +158,9 @@ def test_faults_validate():
 
 @pytest.fixture
 def device_root(tmp_path) -> Path:
-    return sandbox.build(tmp_path / "dev", load_spec("loopback-sm8450").with_props(**{"ro.serialno": "abc"}))
+    # The lenient tree: its scripts run on the host here, without a device around them.
+    return sandbox.build(tmp_path / "dev", load_spec("loopback-sm8450").with_props(**{"ro.serialno": "abc"}),
+                         jail.Isolation(False, "unit test: scripts run on the host"))
 
 
 def _sh(root: Path, command: str) -> subprocess.CompletedProcess:
@@ -218,7 +223,8 @@ def test_df_reports_full_storage(device_root):
 
 
 def test_stand_in_module_runs_standalone(device_root):
-    # The wrapper scripts rely on `python -m mai_bench.emulate.adbd.stand_ins TOOL ROOT ...`.
-    result = subprocess.run([sys.executable, "-m", "mai_bench.emulate.adbd.stand_ins", "nope", str(device_root)],
+    # The launcher relies on `python -m mai_bench.emulate.adbd.stand_ins STATE_DIR TOOL ...`.
+    result = subprocess.run([sys.executable, "-m", "mai_bench.emulate.adbd.stand_ins",
+                             str(device_root / sandbox.STATE_DIR), "nope"],
                             capture_output=True, text=True, timeout=60, env={**os.environ})
     assert result.returncode == 127 and "not a mai-bench stand-in" in result.stderr

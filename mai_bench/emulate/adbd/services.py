@@ -1,12 +1,12 @@
-"""Which service answers an OPEN: shell and exec, sync, and polite refusals for what a loopback device
-cannot do (reboot, root, remount, switching transports). Anything else is closed at once, as adbd does
-for an unknown service."""
+"""Which service answers an OPEN: shell and exec, sync, port forwarding (`tcp:`, `reverse:`), and polite
+refusals for what a loopback device cannot do (reboot, root, remount, switching transports). Anything else
+is closed at once, as adbd does for an unknown service."""
 
 from __future__ import annotations
 
 from functools import partial
 
-from mai_bench.emulate.adbd import shell, sync
+from mai_bench.emulate.adbd import forward, shell, sync
 from mai_bench.emulate.adbd.transport import Connection, Service, Stream
 
 # service prefix -> the one line printed instead of doing it
@@ -30,6 +30,8 @@ def lookup(name: str, conn: Connection) -> Service | None:
         if request.v2 and "shell_v2" not in conn.state.features:
             return None
         return partial(shell.run, state=conn.state, request=request)
+    if name.startswith(("tcp:", "reverse:")):
+        return forward.lookup(name, conn)
     for prefix, message in _REFUSED.items():
         if name.startswith(prefix):
             return partial(_say, message=message)

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from mai_bench.errors import UsageError
 
 EMULATED_PROP = "mai_bench.emulated"
+LENIENT_PROP = "mai_bench.lenient"  # set, to the reason, on a device more lenient than a phone (see jail)
 
 _PROP_KEY = re.compile(r"^[A-Za-z0-9_.\-:]+$")
 _ZONE_TYPE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -27,7 +28,7 @@ class Faults:
     hang: bool = False  # stop answering anything, keep the socket open
     slow_link_bytes_per_s: int | None = None  # throttle each direction to about this rate
     no_shell_v2: bool = False  # banner without shell_v2: clients fall back to the legacy shell
-    reject_auth: bool = False  # ask for AUTH and never accept: the device stays "unauthorized"
+    reject_auth: bool = False  # ask for AUTH and accept no key, trusted or allowed: it stays "unauthorized"
     storage_full_after_bytes: int | None = None  # SEND fails with ENOSPC past this many bytes of a file; 0 = always
     crashing_benchmark: bool = False  # benchmark_model prints its start lines, then "Segmentation fault", exit 139
     benchmark_sleep_s: float | None = None  # benchmark_model sleeps this long and prints a real-format log

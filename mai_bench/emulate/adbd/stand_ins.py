@@ -1,15 +1,16 @@
-"""Programs preinstalled in a loopback device's /system/bin, run as
-`python -m mai_bench.emulate.adbd.stand_ins TOOL ROOT ARGS...` by small sh wrappers.
+"""Programs preinstalled in a loopback device's /system/bin that need Python, run as
+`python -m mai_bench.emulate.adbd.stand_ins STATE_DIR TOOL ARGS...` by the device's launcher (see
+`system_bin`); STATE_DIR is the device's `.loopback` folder, as the running program sees it.
 
-`benchmark_model` appends its exact argv as one JSON line to `<root>/argv.log`, then, by the device's
-current faults: execs the host runner (mai_bench.emulate.host_runner, real LiteRT on the host CPU); or
-prints the tool's start lines, "Segmentation fault" and exits 139 (crashing_benchmark); or spends
-benchmark_sleep_s in timed sleeps, one per warm-up and timed run, and prints a benchmark_model log of those
-measured sleeps (orchestration benchmarks); or prints a recorded log and exits with its exit code.
-`df` reports no free space while storage_full_after_bytes is set, else runs the host df.
-`setsid` detaches its command from the shell's process group (a group of its own) but keeps it in the
-device's session, so a run started with `setsid nohup` survives its adb shell yet is still found, and
-stopped, with the device (the host setsid would take it out of the device's session).
+`benchmark_model` appends its exact argv as one JSON line to the argv log, then, by the device's current
+faults: execs the host runner (mai_bench.emulate.host_runner, real LiteRT on the host CPU); or prints the
+tool's start lines, "Segmentation fault" and exits 139 (crashing_benchmark); or spends benchmark_sleep_s in
+timed sleeps, one per warm-up and timed run, and prints a benchmark_model log of those measured sleeps
+(orchestration benchmarks); or prints a recorded log and exits with its exit code.
+`df` reports no free space while storage_full_after_bytes is set, else runs toybox's df (the host's on a
+lenient device).
+`setsid` (lenient devices only; a faithful one has toybox's) detaches its command from the shell's process
+group but keeps it in the device's session, so a detached run is still found, and stopped, with the device.
 """
 
 from __future__ import annotations
@@ -29,18 +30,18 @@ SEGFAULT_EXIT = 139
 
 
 def main(argv: list[str]) -> int:
-    tool, root, args = argv[0], Path(argv[1]), argv[2:]
+    root, tool, args = Path(os.path.abspath(argv[0])).parent, argv[1], argv[2:]
     if tool == "setsid":
         return setsid(args)
     try:
-        faults = sandbox.read_faults(root)
+        faults = sandbox.read_faults(root, recorded_log=sandbox.RECORDED_LOG)
     except (OSError, ValueError, MaiBenchError) as error:
         print(f"{tool} (mai-bench loopback stand-in): cannot read the device's faults: {error}", file=sys.stderr)
         return 1
     if tool == "benchmark_model":
         return benchmark_model(root, faults, args)
     if tool == "df":
-        return df(faults, args)
+        return df(root, faults, args)
     print(f"{tool}: not a mai-bench stand-in", file=sys.stderr)
     return 127
 
@@ -70,9 +71,9 @@ def benchmark_model(root: Path, faults: Faults, args: list[str]) -> int:
     os.execv(sys.executable, runner)
 
 
-def df(faults: Faults, args: list[str]) -> int:
+def df(root: Path, faults: Faults, args: list[str]) -> int:
     if faults.storage_full_after_bytes is None:
-        for candidate in ("/bin/df", "/usr/bin/df"):
+        for candidate in (str(root / "system/bin/toybox"), "/bin/df", "/usr/bin/df"):
             if os.path.exists(candidate):
                 os.execv(candidate, ["df", *args])
         print("df: not found", file=sys.stderr)

@@ -1,16 +1,16 @@
 """What one loopback device process shares between its connections: the sandbox, the spec, the live
-faults, the features it advertises, and the process groups its shells started."""
+faults, the features it advertises, the zygote that forks its shells, and the shells it started."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from dataclasses import replace
 from pathlib import Path
 
-from mai_bench.emulate.adbd import sandbox
+from mai_bench.emulate.adbd import auth, sandbox
+from mai_bench.emulate.adbd.jail import Child, Isolation, Zygote
 from mai_bench.emulate.adbd.spec import Faults, LoopbackSpec
 
 log = logging.getLogger("mai_bench.adbd")
@@ -20,19 +20,39 @@ BASE_FEATURES = ("stat_v2", "ls_v2", "fixed_push_mkdir", "delayed_ack")
 
 
 class DeviceState:
-    def __init__(self, root: Path, spec: LoopbackSpec):
+    def __init__(self, root: Path, spec: LoopbackSpec, isolation: Isolation):
         self.root = root
         self.spec = spec
+        self.isolation = isolation
+        self.zygote: Zygote | None = None  # set by the daemon once started
+        self._background: set[asyncio.Task] = set()
+        self._children: set[Child] = set()
         self.running = asyncio.Event()  # cleared while the `hang` fault holds everything
         self.connections: set = set()
+        self.listeners: dict = {}  # adb reverse: device socket spec -> forward.Listener, device-wide as in adbd
         self._groups: set[int] = set()
         self.faults = spec.faults
         self.wire_bytes = 0  # WRTE payload bytes both ways since the faults were last set (drop_after_bytes)
+        self.keys = auth.KeyStore(root / sandbox.STATE_DIR)  # trusted and pending adb keys
+        self._key_tasks: set[asyncio.Task] = set()
         self.set_faults(spec.faults)
 
     @property
     def features(self) -> tuple[str, ...]:
         return BASE_FEATURES if self.faults.no_shell_v2 else ("shell_v2",) + BASE_FEATURES
+
+    @property
+    def auth_required(self) -> bool:
+        """AUTH before CNXN, unless ro.adb.secure is off (see auth.auth_required)."""
+        return auth.auth_required(self.spec.props, self.faults.reject_auth)
+
+    def keys_changed(self) -> None:
+        """The trusted keys changed (SIGUSR2): connections waiting for the user to allow their key finish
+        the handshake if it is trusted now."""
+        for conn in list(self.connections):
+            task = asyncio.get_running_loop().create_task(conn.key_accepted())
+            self._key_tasks.add(task)
+            task.add_done_callback(self._key_tasks.discard)
 
     def set_faults(self, faults: Faults) -> None:
         handshake_changed = (faults.reject_auth, faults.no_shell_v2) != (self.faults.reject_auth,
@@ -70,26 +90,21 @@ class DeviceState:
         else:
             self.running.set()
 
-    def track_group(self, pgid: int) -> None:
-        self._groups = {g for g in self._groups if _group_alive(g)}
-        self._groups.add(pgid)
+    def track(self, child: Child) -> None:
+        """Remember a shell until it exits, to end it when the device stops."""
+        self._children.add(child)
+        child.exited.add_done_callback(lambda _: self._children.discard(child))
 
-    def kill_groups(self) -> None:
-        for pgid in self._groups:
-            kill_group(pgid)
-        self._groups.clear()
+    def background(self, work) -> None:
+        """Run `work` (a coroutine) past the stream that started it; cancelled when the device stops."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    def stop_processes(self) -> None:
+        """SIGKILL every shell still running (on a faithful device ending the zygote ends them all anyway)."""
+        for task in list(self._background):
+            task.cancel()
+        if self.zygote is not None:
+            for child in list(self._children):
+                self.zygote.kill(child.pid, signal.SIGKILL)

@@ -167,6 +167,8 @@ class _Session:
             raise SyncError("symlinks cannot be pushed to a mai-bench loopback device")
         if self.state.faults.storage_full_after_bytes == 0:
             raise SyncError(f"couldn't create file: {os.strerror(errno.ENOSPC)}")
+        if not sandbox.writable(path):  # adbd's sync runs as the shell user
+            raise SyncError(f"couldn't create file: {sandbox.write_error(path)}")
         try:
             host = self._host(path)
             host.parent.mkdir(parents=True, exist_ok=True)  # fixed_push_mkdir

@@ -10,6 +10,7 @@ import os
 from collections import deque
 from typing import Awaitable, Callable
 
+from mai_bench.emulate.adbd import auth
 from mai_bench.emulate.adbd import protocol as p
 from mai_bench.emulate.adbd.state import DeviceState
 from mai_bench.emulate.adbd.wire import Wire
@@ -112,6 +113,11 @@ class Connection:
         self.streams: dict[int, Stream] = {}
         self.tasks: dict[int, asyncio.Task] = {}
         self._next_id = 1
+        self.token: bytes | None = None  # the last AUTH token sent, until the handshake is done
+        self.offered_key: str | None = None  # the public key the host asked the user to allow
+        self.failed_auth_attempts = 0
+        # Called once when the connection ends (adb reverse listeners belong to it, as to adbd's transport).
+        self.on_end: list[Callable[[Connection], None]] = []
         # slow_link: when each direction is free again (loop time)
         self._link_free = {"in": 0.0, "out": 0.0}
 
@@ -143,6 +149,8 @@ class Connection:
 
     def close_all(self) -> None:
         self.state.connections.discard(self)
+        while self.on_end:
+            self.on_end.pop()(self)
         for stream in list(self.streams.values()):
             stream.on_close()
         for task in self.tasks.values():
@@ -155,6 +163,31 @@ class Connection:
     def forget(self, stream: Stream) -> None:
         self.streams.pop(stream.local_id, None)
         self.tasks.pop(stream.local_id, None)
+
+    async def open(self, name: str) -> Stream | None:
+        """Open service `name` on the host (adb reverse): the stream once the host's OKAY names its end, None
+        if it answers CLSE. With delayed_ack the OPEN grants the host our initial window, and nothing may be
+        sent before its OKAY grants one back."""
+        if not self.online:
+            return None
+        local_id = self._next_id
+        self._next_id += 1
+        stream = Stream(self, local_id, 0, 0 if self.delayed_ack else None)  # remote id 0: not accepted yet
+        self.streams[local_id] = stream
+        window = p.INITIAL_DELAYED_ACK_BYTES if self.delayed_ack else 0
+        try:
+            await self.send(p.A_OPEN, local_id, window, name.encode() + b"\0")
+            while stream.remote_id == 0 and not stream.closed:
+                stream._changed.clear()
+                await stream._changed.wait()
+        finally:
+            if stream.remote_id == 0 or stream.closed:
+                self.forget(stream)
+        if stream.closed:
+            log.info("the host refused to open %r", name)
+            return None
+        log.info("opened %r on the host as stream %d", name, local_id)
+        return stream
 
     async def send(self, command: int, arg0: int, arg1: int, payload: bytes | bytearray | memoryview = b"") -> None:
         if not self.state.running.is_set():
@@ -183,7 +216,7 @@ class Connection:
         if command == p.A_CNXN:
             await self._on_connect(header, payload)
         elif command == p.A_AUTH:
-            await self._on_auth(header)
+            await self._on_auth(header, payload)
         elif not self.online:
             log.info("ignoring %s before the handshake", header.name)
         elif command == p.A_OPEN:
@@ -195,6 +228,8 @@ class Connection:
         elif command == p.A_OKAY:
             stream = self.streams.get(header.arg1)
             if stream is not None:
+                if stream.remote_id == 0 and header.arg0:  # the host accepted an OPEN from the device
+                    stream.remote_id = header.arg0
                 stream.on_okay(payload)
         elif command == p.A_CLSE:
             stream = self.streams.pop(header.arg1, None)
@@ -203,6 +238,8 @@ class Connection:
                 task = self.tasks.pop(header.arg1, None)
                 if task is not None:
                     task.cancel()
+                if header.arg0:  # an open stream (not a refused OPEN of ours): adbd answers CLSE with CLSE
+                    await self.send(p.A_CLSE, header.arg1, header.arg0)
         else:
             log.info("ignoring %s", header.name)
 
@@ -212,24 +249,71 @@ class Connection:
         host_features = p.banner_features(payload)
         self.delayed_ack = "delayed_ack" in host_features and "delayed_ack" in self.state.features
         self.online = False
+        self.offered_key = None
         log.info("CNXN version %#x maxdata %d delayed_ack %s", self.version, self.max_payload, self.delayed_ack)
-        if self.state.faults.reject_auth:
-            await self._send_auth_token()
+        if self.state.auth_required:
+            await self._send_auth_token()  # as a production adbd: AUTH(TOKEN) first, CNXN once authorized
             return
-        self.online = True
-        banner = p.device_banner(dict(self.state.spec.props), self.state.features)
-        await self.send(p.A_CNXN, p.A_VERSION, p.MAX_PAYLOAD, banner)
+        await self._finish_handshake()
 
-    async def _on_auth(self, header: p.Header) -> None:
-        # Only reached with reject_auth: every signature is refused with a new token; a public key would need
-        # the user to accept a dialog, which never happens, so the server shows the device as unauthorized.
+    async def _on_auth(self, header: p.Header, payload: bytearray) -> None:
+        """The host's answer to our token: a signature, checked against every trusted key (a new token when none
+        matches, so the host can try its next key), or, once it ran out of keys, its public key for the user to
+        allow (it waits in the pending keys; the server shows the device as unauthorized meanwhile). Under the
+        reject_auth fault nothing is ever accepted."""
+        if self.online or self.token is None:
+            log.info("ignoring AUTH type %d outside the handshake", header.arg0)
+            return
+        reject = self.state.faults.reject_auth
         if header.arg0 == p.AUTH_SIGNATURE:
+            key = None if reject else self.state.keys.verify(self.token, bytes(payload))
+            if key is not None:
+                log.info("signature verified with key %s", auth.fingerprint(key))
+                self.failed_auth_attempts = 0
+                await self._finish_handshake()
+                return
+            self.failed_auth_attempts += 1
+            log.info("signature refused (%d so far): new token", self.failed_auth_attempts)
+            if self.failed_auth_attempts > 256:  # as adbd: slow down a host that keeps guessing
+                await asyncio.sleep(1)
             await self._send_auth_token()
         elif header.arg0 == p.AUTH_RSAPUBLICKEY:
-            log.info("the adb server offered its public key; nobody will accept it")
+            line = bytes(payload).partition(b"\0")[0].decode("utf-8", errors="replace").strip()
+            try:
+                new = self.state.keys.offer(line)
+            except auth.BadKey as error:
+                log.info("the host offered an unusable public key: %s", error)
+                return
+            self.offered_key = line
+            if not reject and self.state.keys.is_trusted(line):
+                await self._finish_handshake()  # allowed before: no dialog
+            else:
+                log.info("asking the user to allow key %s%s", auth.fingerprint(line), "" if new else " (again)")
+        else:
+            log.info("AUTH type %d: not a host answer, the connection stays offline", header.arg0)
 
     async def _send_auth_token(self) -> None:
-        await self.send(p.A_AUTH, p.AUTH_TOKEN, 0, os.urandom(p.TOKEN_SIZE))
+        self.token = os.urandom(p.TOKEN_SIZE)
+        await self.send(p.A_AUTH, p.AUTH_TOKEN, 0, self.token)
+
+    async def key_accepted(self) -> None:
+        """The trusted keys changed (the user tapped Allow): finish the handshake on this connection if the key
+        its host offered is trusted now."""
+        if self.online or self.offered_key is None or self.state.faults.reject_auth:
+            return
+        if self.state.keys.is_trusted(self.offered_key):
+            log.info("the user allowed key %s", auth.fingerprint(self.offered_key))
+            try:
+                await self._finish_handshake()
+            except (ConnectionError, StreamClosed):
+                pass
+
+    async def _finish_handshake(self) -> None:
+        """Online: CNXN with the device banner."""
+        self.online = True
+        self.token = self.offered_key = None
+        banner = p.device_banner(dict(self.state.spec.props), self.state.features)
+        await self.send(p.A_CNXN, p.A_VERSION, p.MAX_PAYLOAD, banner)
 
     async def _on_open(self, header: p.Header, payload: bytearray) -> None:
         name = payload.rstrip(b"\0").decode("utf-8", errors="replace")
