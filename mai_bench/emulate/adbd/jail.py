@@ -158,14 +158,16 @@ class Zygote:
             theirs.close()
         return cls(process, ours)
 
-    async def spawn(self, argv: list[str], env: dict[str, str], cwd: str, *, pty: bool = False, raw: bool = False,
-                    rows: int = 0, cols: int = 0, fds: tuple[int, ...] = (), new_session: bool = True) -> Child:
+    async def spawn(self, argv: list[str], env: dict[str, str], *, pty: bool = False, rows: int = 0, cols: int = 0,
+                    fds: tuple[int, ...] = (), new_session: bool = True) -> Child:
+        """Start `argv` in the device's `/` (the zygote's folder): on `fds` (stdin, stdout, stderr), or on a new
+        pty whose master fd the Child carries."""
         request_id = self._next_id
         self._next_id += 1
         reply = self._loop.create_future()
         self._pending[request_id] = reply
-        self._send({"op": "spawn", "id": request_id, "argv": argv, "env": env, "cwd": cwd, "pty": pty,
-                    "raw": raw, "rows": rows, "cols": cols, "setsid": new_session}, fds)
+        self._send({"op": "spawn", "id": request_id, "argv": argv, "env": env, "pty": pty, "rows": rows,
+                    "cols": cols, "setsid": new_session}, fds)
         message, master = await reply
         if message["op"] == "failed":
             raise OSError(message["error"])

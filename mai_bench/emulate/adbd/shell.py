@@ -110,14 +110,14 @@ async def run(stream: Stream, state: DeviceState, request: ShellRequest) -> None
 async def _start(state: DeviceState, request: ShellRequest) -> tuple[Child, int, list[int]]:
     """Fork the shell; returns it, the fd its stdin is written to, and the fds its output is read from."""
     if state.isolation.faithful:
-        shell, command, cwd = "/system/bin/sh", request.command, "/"
+        shell, command = "/system/bin/sh", request.command
     else:
-        shell, command, cwd = "/bin/sh", sandbox.rewrite_command(state.root, request.command), str(state.root)
+        shell, command = "/bin/sh", sandbox.rewrite_command(state.root, request.command)
     argv = [shell, "-c", command] if command else [shell, "-"]
     env = shell_env(state, request.term)
     new_session = state.isolation.faithful
     if request.pty:
-        child = await state.zygote.spawn(argv, env, cwd, pty=True, rows=24, cols=80, new_session=True)
+        child = await state.zygote.spawn(argv, env, pty=True, rows=24, cols=80)
         os.set_blocking(child.master, False)
         state.track(child)
         return child, child.master, [child.master]
@@ -125,7 +125,7 @@ async def _start(state: DeviceState, request: ShellRequest) -> tuple[Child, int,
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe() if request.v2 else (out_r, out_w)
     try:
-        child = await state.zygote.spawn(argv, env, cwd, fds=(stdin_r, out_w, err_w), new_session=new_session)
+        child = await state.zygote.spawn(argv, env, fds=(stdin_r, out_w, err_w), new_session=new_session)
     except BaseException:
         for fd in {stdin_w, out_r, err_r}:
             os.close(fd)

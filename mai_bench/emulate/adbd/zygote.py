@@ -4,7 +4,8 @@ login `sh -`, on pipes or on a pseudo-terminal opened inside the device so `tty`
 
 It speaks to the daemon over one AF_UNIX SOCK_SEQPACKET socket, one JSON message per packet, file
 descriptors riding along with SCM_RIGHTS:
-- daemon -> zygote: `{"op": "spawn", "id", "argv", "env", "cwd", "pty", "raw", "rows", "cols", "setsid"}` (without a
+- daemon -> zygote: `{"op": "spawn", "id", "argv", "env", "pty", "rows", "cols", "setsid"}` (in the zygote's
+  folder, the device's `/`) (without a
   pty, with the child's stdin, stdout and stderr fds); `{"op": "kill", "pid", "sig"}` signals a child's process
   group (the daemon resizes a pty itself, through the master fd it was given).
 - zygote -> daemon: `{"op": "spawned", "id", "pid"}` (with the pty master fd), `{"op": "failed", "id",
@@ -23,7 +24,6 @@ import socket
 import struct
 import sys
 import termios
-import tty
 
 MAX_MESSAGE = 1 << 20
 MAX_FDS = 3
@@ -42,50 +42,57 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
+_DEFAULT_SIGNALS = (signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+
+
 def _spawn(message: dict, fds: list[int]) -> tuple[int, int | None]:
-    """Fork the child; returns its pid and, for a pty, the master fd (the caller sends and closes it)."""
-    master = slave = None
-    if message.get("pty"):
-        master, slave = os.openpty()
-        if message.get("rows") and message.get("cols"):
-            set_winsize(master, int(message["rows"]), int(message["cols"]))
-        if message.get("raw"):
-            tty.setraw(slave)  # adbd's non-protocol "raw" subprocess: a pty with no line discipline
-        child_fds = [slave, slave, slave]
-    else:
-        child_fds = fds
+    """Start the child; returns its pid and, for a pty, the master fd (the caller sends and closes it).
+    On pipes, posix_spawn (vfork: no copy of this process) in the zygote's folder, the device's `/`."""
+    if not message.get("pty"):
+        argv = message["argv"]
+        session = {"setsid": True} if message.get("setsid", True) else {"setpgroup": 0}
+        return os.posix_spawn(argv[0], argv, message["env"], setsigdef=_DEFAULT_SIGNALS,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)],
+                              **session), None
+    master, slave = os.openpty()  # in the device: its /dev/pts
+    if message.get("rows") and message.get("cols"):
+        set_winsize(master, int(message["rows"]), int(message["cols"]))
     pid = os.fork()
-    if pid == 0:  # the child: a session of its own, as adbd's setsid()
+    if pid == 0:  # the child: a session of its own with the pty as its terminal, as adbd's setsid()
         try:
-            if message.get("setsid", True) or slave is not None:
-                os.setsid()
-            else:
-                os.setpgid(0, 0)  # a lenient device keeps its shells in its own session, to find them on stop
-            if slave is not None:
-                fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for target, fd in enumerate(child_fds):  # every other fd here is close-on-exec (PEP 446)
-                os.dup2(fd, target, inheritable=True)
-            for sig in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for target in range(3):  # every other fd here is close-on-exec (PEP 446)
+                os.dup2(slave, target, inheritable=True)
+            for sig in _DEFAULT_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)
-            os.chdir(message.get("cwd") or "/")
             argv = message["argv"]
             os.execve(argv[0], argv, message["env"])
         except OSError as error:
             os.write(2, f"{message['argv'][0]}: {error.strerror}\n".encode())
         os._exit(127)
-    if slave is not None:
-        os.close(slave)
+    os.close(slave)
     return pid, master
 
 
 def serve(sock: socket.socket, own_namespace: bool) -> None:
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    # A child's end is seen through a pidfd where the kernel has them (Linux 5.3), else through SIGCHLD.
+    watch: dict[int, int] = {}  # pidfd -> pid
+    wake_r = -1
+    if not hasattr(os, "pidfd_open"):
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     while True:
-        readable, _, _ = select.select([sock, wake_r], [], [])
+        readable, _, _ = select.select([sock, *watch, *([wake_r] if wake_r >= 0 else [])], [], [])
+        for fd in readable:
+            if fd in watch:
+                pid = watch.pop(fd)
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                send(sock, {"op": "exit", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
         if wake_r in readable:
             os.read(wake_r, 4096)
             _reap(sock)
@@ -100,10 +107,13 @@ def serve(sock: socket.socket, own_namespace: bool) -> None:
                 return
             for fd in fds:
                 os.set_inheritable(fd, False)  # only the child's 0, 1 and 2 may reach its program
-            _handle(sock, json.loads(data), fds)
+            pid = _handle(sock, json.loads(data), fds)
+            if pid is not None and wake_r < 0:
+                watch[os.pidfd_open(pid)] = pid
 
 
-def _handle(sock: socket.socket, message: dict, fds: list[int]) -> None:
+def _handle(sock: socket.socket, message: dict, fds: list[int]) -> int | None:
+    """Carry out one request; returns the pid of a child it started."""
     op = message.get("op")
     try:
         if op == "spawn":
@@ -115,6 +125,7 @@ def _handle(sock: socket.socket, message: dict, fds: list[int]) -> None:
             send(sock, {"op": "spawned", "id": message["id"], "pid": pid}, () if master is None else (master,))
             if master is not None:
                 os.close(master)
+            return pid
         elif op == "kill":
             try:
                 os.killpg(int(message["pid"]), int(message["sig"]))
@@ -123,6 +134,7 @@ def _handle(sock: socket.socket, message: dict, fds: list[int]) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+    return None
 
 
 def _reap(sock: socket.socket) -> None:
