@@ -46,13 +46,16 @@ def host_runner_argv() -> list[str]:
     return [sys.executable, "-m", "mai_bench.emulate.host_runner"]
 
 
-def run_on_host(plan: RunPlan, model: Path, timeout: float | None = None) -> RawRun:
-    """Run the host runner on `model` with the plan's flags; never raises for what the runner itself does."""
-    argv = host_runner_argv() + plan.benchmark_flags(str(model))
+def run_on_host(plan: RunPlan, model: Path, timeout: float | None = None,
+                env: dict[str, str] | None = None, extra_argv: tuple[str, ...] = ()) -> RawRun:
+    """Run the host runner on `model` with the plan's flags and `extra_argv` (in `env`, default this process's
+    environment); never raises for what the runner itself does."""
+    argv = host_runner_argv() + plan.benchmark_flags(str(model)) + list(extra_argv)
     limit = run_timeout(plan) if timeout is None else timeout
     started = time.perf_counter()
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env)
     except OSError as error:
         raise InfraError(f"cannot start the host runner: {error}", "reinstall mai-bench") from None
     try:
@@ -78,12 +81,14 @@ def host_binary() -> BinaryRef:
 
     import mai_bench.emulate.host_runner as runner
     import mai_bench.emulate.runner as parts
+    import mai_bench.gpu as gpu_parts
 
     path = Path(runner.__file__)
-    # The entry point and every module of its package, by name relative to mai_bench/emulate, so that a change
-    # to any of them (or a module added or removed) changes the runner's identity.
-    sha256, _ = sha256_of_files((str(f.relative_to(path.parent)), f)
-                                for f in [path, *Path(parts.__file__).parent.glob("*.py")])
+    # The entry point and every module of its package (and of mai_bench.gpu, which drives the GPU accelerator),
+    # by name relative to mai_bench/emulate, so that a change to any of them (or a module added or removed)
+    # changes the runner's identity.
+    files = [path, *Path(parts.__file__).parent.glob("*.py"), *sorted(Path(gpu_parts.__file__).parent.glob("*.py"))]
+    sha256, _ = sha256_of_files((os.path.relpath(f, path.parent), f) for f in files)
     try:
         litert = metadata.version("ai-edge-litert")
     except metadata.PackageNotFoundError:

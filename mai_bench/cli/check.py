@@ -15,12 +15,15 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 @click.command("check")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def command(model: Path, as_json: bool) -> int:
+@click.option("--gpu-probe/--no-gpu-probe", default=True, show_default=True,
+              help="Also ask LiteRT's real GPU accelerator (compile only) on this host's Vulkan device.")
+def command(model: Path, as_json: bool, gpu_probe: bool) -> int:
     """Check MODEL against the challenge's rules: one float32 [1,544,960,4] input (or resizable to it), a
-    [1,1088,1920,3] output, builtin ops only, every op supported by the GPU delegate."""
+    [1,1088,1920,3] output, builtin ops only, every op supported by the GPU delegate (the phone delegate's op
+    list decides; LiteRT's GPU accelerator on this host is asked too, and each finding names who said it)."""
     from mai_bench.model.checks import check_model
 
-    report = check_model(model)
+    report = check_model(model, gpu_probe=gpu_probe)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -21,9 +21,14 @@ from mai_bench.cli.console import console, err_console, print_json
               help="Write fidelity_<model>.json and fidelity_<model>.csv here.")
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True,
               help="LiteRT CPU threads (and SSIM threads).")
+@click.option("--delegate", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+              help="gpu: score LiteRT's GPU accelerator's outputs (this host's Vulkan device) and compare each with "
+                   "the CPU's FP32 output.")
+@click.option("--precision", type=click.Choice(["fp16", "fp32"]), default=None,
+              help="With --delegate gpu: fp32 forces FP32 on the GPU (default: FP16 allowed, as benchmark_model).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 def command(model: Path, data_dir: Path, raw_dir: str | None, rgb_dir: str | None, limit: int | None,
-            out_dir: Path | None, threads: int, as_json: bool) -> None:
+            out_dir: Path | None, threads: int, delegate: str, precision: str | None, as_json: bool) -> None:
     """Run MODEL over the RAW/RGB pairs in --data at their own resolution; print per-image and mean PSNR/SSIM."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -33,7 +38,8 @@ def command(model: Path, data_dir: Path, raw_dir: str | None, rgb_dir: str | Non
                   console=err_console(), transient=True) as bar:
         task = bar.add_task("scoring", total=None)
         evaluation = evaluate(model, data_dir, raw_dir=raw_dir, rgb_dir=rgb_dir, limit=limit, threads=threads,
-                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+                              progress=lambda done, total: bar.update(task, completed=done, total=total),
+                              delegate=delegate, precision=precision)
     saved = save_evaluation(evaluation, out_dir) if out_dir is not None else None
     if as_json:
         doc = evaluation.to_dict()
@@ -46,6 +52,19 @@ def command(model: Path, data_dir: Path, raw_dir: str | None, rgb_dir: str | Non
 
 def _psnr(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.3f}"
+
+
+def _render_gpu(out, gpu: dict) -> None:
+    from rich.markup import escape
+
+    device = gpu.get("vulkan") or {}
+    decision = gpu.get("accelerator") or {}
+    kind = "software Vulkan" if device.get("software") else "Vulkan"
+    out.print(escape(f"scored: LiteRT's GPU accelerator on {device.get('name', '?')} ({kind}), precision "
+                     f"{gpu['precision']}; fully accelerated: {decision.get('fully_accelerated')}"))
+    cpu = gpu.get("cpu_mean_psnr")
+    out.print(escape(f"against {gpu['reference']}: max abs error {gpu['max_abs_error']:.3g}; CPU mean PSNR "
+                     f"{'inf' if cpu is None else f'{cpu:.3f}'} dB, mean SSIM {gpu['cpu_mean_ssim']:.4f}"))
 
 
 def _render(evaluation, saved) -> None:
@@ -62,6 +81,8 @@ def _render(evaluation, saved) -> None:
                   f"[bold]{evaluation.mean_ssim:.4f}[/]")
     out.print(table)
     out.print(f"model sha256 {evaluation.sha256}")
+    if evaluation.gpu is not None:
+        _render_gpu(out, evaluation.gpu)
     out.print(f"shape: {evaluation.shape.note}")
     if saved is not None:
         out.print(f"wrote {saved.fidelity_json} and {saved.per_image_csv}")

@@ -3,10 +3,13 @@
 Same flags (`--name=value` only; anything else is echoed as "Unconsumed cmdline flags" and ignored), same lines
 (INFO/WARN on stdout; ERROR, FATAL and the runtime's own lines on stderr, each line flushed), same exit codes
 (0; 1 after "Benchmarking failed."; SIGABRT after a FATAL check). It runs `mai-bench run --device local`, and it
-is the `benchmark_model` a loopback device carries, so it plays a phone with no accelerator:
+is the `benchmark_model` a loopback device carries:
 
-- GPU: the delegate cannot be created ("GPU acceleration is unsupported on this platform.") and the run goes on
-  on the CPU, as the tool does whenever a delegate provider returns no delegate.
+- GPU: LiteRT's real GPU accelerator on this machine's Vulkan device (a hardware GPU, or SwiftShader, a software
+  one), the CPU taking what it leaves; its decisions printed in the phone's format (see `runner.gpu`). A parent
+  that makes the GPU absent (a loopback device whose spec says `gpu: false`) gets a phone without a GPU
+  delegate: "GPU acceleration is unsupported on this platform." and the run goes on on the CPU, as the tool does
+  whenever a delegate provider returns no delegate.
 - Hexagon: "Could not create Hexagon delegate: ..." and the run goes on on the CPU.
 - NNAPI: an NNAPI with no device. The delegate is created and takes no node ("Though NNAPI delegate is explicitly
   applied, ..."), the graph runs on the plain CPU kernels; naming an accelerator fails as it does on a phone that
@@ -29,9 +32,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from mai_bench.emulate.runner.benchmark import Benchmark
 from mai_bench.emulate.runner.errors import Failure, Fatal
 from mai_bench.emulate.runner.flags import parse_flags, usage_text
+from mai_bench.emulate.runner.gpu import benchmark_for
 from mai_bench.emulate.runner.output import _emit, error, info, warn
 
 
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise Failure(usage_text(sys.argv[0] if sys.argv and sys.argv[0] else "benchmark_model"))
         if flags.unconsumed:
             warn("Unconsumed cmdline flags: " + " ".join(flags.unconsumed))
-        Benchmark(flags).run()
+        benchmark_for(flags).run()
     except Failure as failure:
         for line in failure.lines:
             error(line)

@@ -91,6 +91,7 @@ class Evaluation:
     shape: ShapeHandling
     threads: int
     scores: tuple[ImageScore, ...]
+    gpu: dict[str, Any] | None = None  # `--delegate gpu`: the accelerator, and its output against the CPU's
 
     def __post_init__(self) -> None:
         if not self.scores:
@@ -123,14 +124,17 @@ class Evaluation:
         return {"model": self._model(), "data": self.data, "count": self.count,
                 "mean_psnr": json_psnr(self.mean_psnr), "mean_ssim": self.mean_ssim, **self._psnr_note(),
                 "shape": self.shape.to_dict(), "threads": self.threads,
-                "per_image": [s.to_dict() for s in self.scores]}
+                "per_image": [s.to_dict() for s in self.scores], **self._gpu()}
+
+    def _gpu(self) -> dict[str, Any]:
+        return {"delegate": "gpu", "gpu": self.gpu} if self.gpu is not None else {}
 
     def fidelity_document(self, created_at: str, tool_version: str = __version__) -> dict[str, Any]:
         """The saved document that reports merge with runtime results by model sha256."""
         return {"schema": SCHEMA, "model": self._model(), "psnr": json_psnr(self.mean_psnr), "ssim": self.mean_ssim,
                 "count": self.count, **self._psnr_note(), "data": self.data, "shape": self.shape.to_dict(),
                 "per_image": [s.to_dict() for s in self.scores], "created_at": created_at,
-                "tool_version": tool_version}
+                "tool_version": tool_version, **self._gpu()}
 
 
 @dataclass(frozen=True)
@@ -141,18 +145,30 @@ class SavedFiles:
 
 def evaluate(model_path: str | Path, data_dir: str | Path, *, raw_dir: str | Path | None = None,
              rgb_dir: str | Path | None = None, limit: int | None = None, threads: int = DEFAULT_THREADS,
-             progress: Callable[[int, int], None] | None = None) -> Evaluation:
+             progress: Callable[[int, int], None] | None = None, delegate: str = "cpu",
+             precision: str | None = None) -> Evaluation:
     """Score `model_path` on the pairs in `data_dir` (see `find_dataset`), the first `limit` of them if given.
 
     `threads`: LiteRT's CPU threads, and the metric threads. `progress(done, total)` is called after each image.
+    `delegate` "gpu": the scores are of LiteRT's GPU accelerator's outputs (`precision` fp16|fp32), and each is
+    also compared with the CPU's FP32 output of the same pair (`Evaluation.gpu`).
     """
     if threads < 1:
         raise UsageError(f"--threads must be at least 1, got {threads}", "pass --threads 1 or more")
+    if delegate not in ("cpu", "gpu"):
+        raise UsageError(f"eval runs on the cpu or the gpu, not {delegate!r}", "pass --delegate cpu or gpu")
     model = read_model(model_path)
     dataset = find_dataset(data_dir, raw_dir, rgb_dir).limited(limit)
     runner = HostRunner(model, threads)
     pairs = dataset.pairs
     scores: list[ImageScore] = []
+    if delegate == "gpu":
+        from mai_bench.gpu.evaluate import evaluate_on_gpu
+
+        scores_gpu, gpu = evaluate_on_gpu(model, runner, pairs, threads, precision, progress, _score)
+        return Evaluation(model_path=str(model.path), model_name=Path(model.path).stem, sha256=model.sha256,
+                          data=dataset.to_dict(), shape=runner.shape_handling(), threads=threads,
+                          scores=tuple(scores_gpu), gpu=gpu)
     # One pair after another: LiteRT and the metrics each use both cores already. Overlapping the metrics of
     # pair i with LiteRT on pair i+1 was measured 3-12% slower on 2 cores (bench/bench_eval.py, RESULTS.md).
     for files in pairs:

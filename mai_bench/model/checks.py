@@ -1,5 +1,6 @@
 """Pre-submission checks for a Learned Smartphone ISP model: the challenge's I/O contract, ops the GPU delegate
-accepts, size and MACs. An unreadable file raises ModelError; everything else becomes a Finding."""
+accepts (the phone delegate's op list; with `gpu_probe`, also LiteRT's real GPU accelerator, see
+`gpu_accelerator`), size and MACs. An unreadable file raises ModelError; everything else becomes a Finding."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any, Literal
 
 from mai_bench.challenge import FULL_HD_INPUT, FULL_HD_OUTPUT
 from mai_bench.model.gpu_ops import SOURCE, SOURCE_VERSION, gpu_issues
+
+PHONE_LIST = "the phone TFLite GPU delegate's op list"
 from mai_bench.model.macs import MacsReport, macs_from_shapes
 from mai_bench.model.reader import ModelInfo, read_model
 from mai_bench.model.shapes import ResizeError, tensor_shapes
@@ -49,6 +52,7 @@ class CheckReport:
     model: ModelInfo
     findings: tuple[Finding, ...]
     macs: MacsReport | None
+    gpu_accelerator: dict[str, Any] | None = None  # what LiteRT's GPU accelerator said (None: not asked)
 
     @property
     def passed(self) -> bool:
@@ -76,19 +80,32 @@ class CheckReport:
             "macs": self.macs.to_dict() if self.macs else None,
             "findings": [f.to_dict() for f in self.findings],
             "gpu_ops_source": f"{SOURCE}; {SOURCE_VERSION}",
+            "gpu_accelerator": self.gpu_accelerator,
         }
 
 
-def check_model(path: str | Path) -> CheckReport:
-    """Run every pre-submission check on the model at `path`. Raises ModelError if it is not a readable model."""
+def check_model(path: str | Path, *, gpu_probe: bool = False) -> CheckReport:
+    """Run every pre-submission check on the model at `path`. Raises ModelError if it is not a readable model.
+    With `gpu_probe`, LiteRT's real GPU accelerator is asked too (`gpu_accelerator`), in a child process that
+    compiles the model while the other checks run."""
     model = read_model(path)
+    pending = None
+    if gpu_probe:
+        from mai_bench.model import gpu_accelerator
+
+        pending = gpu_accelerator.start(model)
     findings = [*_io_findings(model), *_op_findings(model)]
     macs = None
     if len(model.inputs) == 1:
         shape_findings, macs = _run_at_full_hd(model)
         findings += shape_findings
     findings += _size_findings(model, macs)
-    return CheckReport(model, tuple(findings), macs)
+    gpu = None
+    if pending is not None:
+        probe = pending.result()
+        findings += gpu_accelerator.findings(model, probe)
+        gpu = probe.to_dict()
+    return CheckReport(model, tuple(findings), macs, gpu)
 
 
 def _fmt(shape) -> str:
@@ -139,7 +156,8 @@ def _op_findings(model: ModelInfo) -> list[Finding]:
         ))
     for issue in gpu_issues(model):
         times = f" (x{issue.count})" if issue.count > 1 else ""
-        found.append(Finding("gpu-unsupported", "error", f"{issue.op}{times}: {issue.reason}", issue.fix))
+        found.append(Finding("gpu-unsupported", "error", f"{issue.op}{times}: {issue.reason} (says {PHONE_LIST})",
+                             issue.fix))
     return found
 
 

@@ -17,10 +17,15 @@ WORKLOAD_SETTINGS = ("input_shape", "threads", "precision", "gpu_backend", "nnap
 def device_id(device: DeviceRef) -> str:
     """The device as a comparison sees it: its SoC profile when known (two phones of one profile compare),
     else its serial; the host by its CPU model."""
+    # A GPU on the host or in a loopback device is the GPU LiteRT's accelerator selected there (a software one
+    # like SwiftShader, or a real one): two of them are two devices.
+    gpu = device.properties.get("gpu.adapter") if device.backend == "host" or device.emulated else None
+    software = "software " if device.properties.get("gpu.software") == "true" else ""
+    on_gpu = f" + {software}GPU {gpu}" if gpu else ""
     if device.backend == "host":
-        return f"host: {device.soc or device.serial}"
+        return f"host: {device.soc or device.serial}{on_gpu}"
     name = device.profile or device.serial
-    return f"{name} (emulated)" if device.emulated else name
+    return f"{name} (emulated){on_gpu}" if device.emulated else name
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ input resizing and output dump, on tiny hand-built models (8x8 packed Bayer in, 
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from ai_edge_litert.interpreter import Interpreter
 from mai_bench.emulate.runner.delegation import read_delegation
 from mai_bench.emulate.runner.errors import Failure, Fatal
 from mai_bench.emulate.runner.flags import _f32, param_lines, parse_flags, parse_value
+from mai_bench.emulate.runner.gpu import GPU_ABSENT_ENV
 from mai_bench.emulate.runner.inputs import InputLayer, parse_input_layers, random_tensor
 from mai_bench.emulate.runner.stats import cpp_g, stat_line
 from mai_bench.parse import parse_log
@@ -118,9 +120,14 @@ class Run:
         return [m for m in map(STAT.fullmatch, self.out) if m]
 
 
-def run(*args: str) -> Run:
-    proc = subprocess.run(RUNNER + list(args), capture_output=True, text=True, timeout=120)
+def run(*args: str, env: dict[str, str] | None = None) -> Run:
+    proc = subprocess.run(RUNNER + list(args), capture_output=True, text=True, timeout=120, env=env)
     return Run(proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines())
+
+
+# What a loopback device whose spec says `gpu: false` gives the runner: a phone without a GPU delegate. (With a
+# GPU, --use_gpu=true runs LiteRT's real GPU accelerator: tests/gpu.)
+NO_GPU = {**os.environ, GPU_ABSENT_ENV: "1"}
 
 
 def combined(*args: str) -> tuple[int, str]:
@@ -193,7 +200,7 @@ def test_runs_follow_num_runs_min_secs_and_max_secs(models):
 
 
 def test_gpu_cannot_be_created_and_the_run_goes_on_on_the_cpu(models):
-    r = run(f"--graph={models['isp']}", "--use_gpu=true", "--gpu_backend=cl", *QUICK)
+    r = run(f"--graph={models['isp']}", "--use_gpu=true", "--gpu_backend=cl", *QUICK, env=NO_GPU)
     assert r.code == 0
     assert "INFO: Use gpu: [1]" in r.out and "INFO: GPU backend: [cl]" in r.out
     assert "WARN: GPU acceleration is unsupported on this platform." in r.out
@@ -203,7 +210,7 @@ def test_gpu_cannot_be_created_and_the_run_goes_on_on_the_cpu(models):
 
 
 def test_require_full_delegation_turns_the_fallback_into_a_failure(models):
-    r = run(f"--graph={models['isp']}", "--use_gpu=true", "--require_full_delegation=true", *QUICK)
+    r = run(f"--graph={models['isp']}", "--use_gpu=true", "--require_full_delegation=true", *QUICK, env=NO_GPU)
     assert r.code == 1
     assert r.err[-2:] == ["ERROR: Disallowed CPU fallback detected.", "ERROR: Benchmarking failed."]
     assert not r.stats()

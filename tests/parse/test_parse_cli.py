@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 import pytest
 
 from mai_bench.cli.main import cli
+from mai_bench.emulate.runner.gpu import GPU_ABSENT_ENV
 from mai_bench.errors import EXIT_USAGE, UsageError
 from mai_bench.parse import REPORT_KEYS, parse_log
 from mai_bench.plan import RunPlan
@@ -123,10 +125,11 @@ def test_parse_gives_the_status_a_run_gives(prefix):
 
 
 def test_the_loopback_gpu_log_is_a_failed_delegate_in_parse_as_in_run(tmp_path):
-    """The host runner (what a loopback device runs) asked for the GPU: it has none and runs on the CPU."""
+    """The host runner (what a loopback device runs) asked for the GPU on a device without one (spec gpu: false):
+    it runs on the CPU."""
     argv = [*host_runner_argv(), f"--graph={MODELS / 'tiny_isp_static.tflite'}", "--use_gpu=true", "--num_runs=2",
             "--warmup_runs=1", "--min_secs=0", "--warmup_min_secs=0"]
-    done = subprocess.run(argv, capture_output=True, timeout=120)
+    done = subprocess.run(argv, capture_output=True, timeout=120, env={**os.environ, GPU_ABSENT_ENV: "1"})
     text = (done.stdout + done.stderr).decode("utf-8")
     assert done.returncode == 0, text
     run_status, _ = classify(RunPlan(delegate="gpu"), parse_log(text), RawRun(tuple(argv), text, 0, 1.0))

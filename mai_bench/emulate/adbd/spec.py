@@ -68,8 +68,13 @@ class Faults:
 
 @dataclass(frozen=True)
 class LoopbackSpec:
-    """A device model: getprop values, thermal zones (type -> milli-degrees C, in zone order), battery
-    temperature (deci-degrees C, as the kernel reports it), per-core max clocks (kHz), and faults."""
+    """A device model: getprop values, thermal zones (type -> raw `temp` value in zone order: milli-degrees C,
+    or mA / mV / % for a battery-limit zone such as ocp_cpu1 or socd), battery
+    temperature (deci-degrees C, as the kernel reports it), per-core max clocks (kHz), and faults.
+
+    `gpu`: whether its benchmark_model has a GPU delegate. True: `--use_gpu=true` runs LiteRT's real GPU
+    accelerator on the host's Vulkan device (SwiftShader when the host has no GPU). False: a phone whose
+    benchmark_model cannot create the GPU delegate ("GPU acceleration is unsupported on this platform.")."""
 
     name: str
     props: Mapping[str, str]
@@ -77,6 +82,7 @@ class LoopbackSpec:
     battery_temp: int | None = None
     battery_status: str = "Discharging"
     cpu_max_freqs: tuple[int, ...] = ()
+    gpu: bool = True
     faults: Faults = Faults()
 
     def __post_init__(self) -> None:
@@ -87,6 +93,8 @@ class LoopbackSpec:
             raise UsageError(f"cpu_max_freqs in profile {self.name} must be a list of kHz integers")
         if not isinstance(self.battery_status, str):
             raise UsageError(f"battery_status in profile {self.name} must be text, e.g. Discharging")
+        if not isinstance(self.gpu, bool):
+            raise UsageError(f"gpu in profile {self.name} must be true or false, not {self.gpu!r}")
         props = {}
         for key, value in self.props.items():
             if not _PROP_KEY.match(str(key)):
@@ -120,14 +128,16 @@ class LoopbackSpec:
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "props": dict(self.props), "thermal": dict(self.thermal),
                            "battery_temp": self.battery_temp, "battery_status": self.battery_status,
-                           "cpu_max_freqs": list(self.cpu_max_freqs), "faults": self.faults.to_dict()}, indent=1)
+                           "cpu_max_freqs": list(self.cpu_max_freqs), "gpu": self.gpu,
+                           "faults": self.faults.to_dict()}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> LoopbackSpec:
         data = json.loads(text)
         return cls(name=data["name"], props=data["props"], thermal=data["thermal"],
                    battery_temp=data["battery_temp"], battery_status=data["battery_status"],
-                   cpu_max_freqs=tuple(data["cpu_max_freqs"]), faults=Faults.from_dict(data["faults"]))
+                   cpu_max_freqs=tuple(data["cpu_max_freqs"]), gpu=data.get("gpu", True),
+                   faults=Faults.from_dict(data["faults"]))
 
 
 # Values a Snapdragon 8 Gen 1 (SM8450, "taro") phone reports, under a model name that says what it is.
@@ -164,11 +174,11 @@ LOOPBACK_SM8450: dict[str, Any] = {
 
 BUILTIN_PROFILES: dict[str, Mapping[str, Any]] = {"loopback-sm8450": LOOPBACK_SM8450}
 
-_PROFILE_KEYS = {"props", "thermal", "battery_temp", "battery_status", "cpu_max_freqs"}
+_PROFILE_KEYS = {"props", "thermal", "battery_temp", "battery_status", "cpu_max_freqs", "gpu"}
 
 
 def spec_from_mapping(name: str, data: Mapping[str, Any], faults: Faults = Faults()) -> LoopbackSpec:
-    """A spec from a profile mapping with keys props, thermal, battery_temp, battery_status, cpu_max_freqs
+    """A spec from a profile mapping with keys props, thermal, battery_temp, battery_status, cpu_max_freqs, gpu
     (an `emulator:` section of a device profile YAML is such a mapping)."""
     if not isinstance(data, Mapping):
         raise UsageError(f"loopback profile {name} must be a mapping of {', '.join(sorted(_PROFILE_KEYS))}")
@@ -181,7 +191,7 @@ def spec_from_mapping(name: str, data: Mapping[str, Any], faults: Faults = Fault
     return LoopbackSpec(name=name, props=data["props"], thermal=data.get("thermal") or {},
                         battery_temp=data.get("battery_temp"),
                         battery_status=data.get("battery_status", "Discharging"),
-                        cpu_max_freqs=data.get("cpu_max_freqs") or (), faults=faults)
+                        cpu_max_freqs=data.get("cpu_max_freqs") or (), gpu=data.get("gpu", True), faults=faults)
 
 
 def load_spec(profile: str | Path, faults: Faults = Faults()) -> LoopbackSpec:

@@ -22,7 +22,14 @@ _TOOL_RNG_SEED = 5489  # std::mt19937's default seed; the tool never reseeds its
 
 
 class Benchmark:
-    """One benchmark_model run: init, warm-up, timed runs, report. Raises Failure or Fatal like the tool fails."""
+    """One benchmark_model run: init, warm-up, timed runs, report. Raises Failure or Fatal like the tool fails.
+
+    This one runs LiteRT's Interpreter (the CPU kernels, XNNPACK); `runner.gpu.GpuBenchmark` overrides the
+    runtime hooks (`_init`, `_input_details`, `_set_inputs`, `_invoke`, `_output_arrays`) to run the GPU
+    accelerator.
+    """
+
+    RUNTIME_MODULE = "ai_edge_litert.interpreter"
 
     def __init__(self, flags: ParsedFlags):
         self.flags = flags
@@ -44,7 +51,7 @@ class Benchmark:
         # LiteRT loads only once the flags are known good (errors stay fast), and before the tool's memory
         # baseline is taken, as the real binary's libraries are loaded before it starts.
         importlib.import_module("numpy.random")  # its extension modules would otherwise land in the memory delta
-        importlib.import_module("ai_edge_litert.interpreter")
+        importlib.import_module(self.RUNTIME_MODULE)
 
         monitor = None
         if self.values["report_peak_memory_footprint"]:
@@ -83,9 +90,7 @@ class Benchmark:
                 info(f"+ RssAnnon           : {status[1]} MB")
                 info(f"+ RssFile + RssShmem : {status[2]} MB")
         if v["enable_op_profiling"]:
-            assert self.delegation is not None  # set by _init
-            info("Operator-wise Profiling Info for Regular Benchmark Runs:\n"
-                 + node_type_summary(self.delegation.plan_types, timed) + "\n")
+            self._report_op_profile(timed)
         self._save_outputs()
         if not timed_ok:
             raise Failure()
@@ -259,7 +264,7 @@ class Benchmark:
         import numpy as np
 
         rng = np.random.RandomState(_TOOL_RNG_SEED)
-        for position, detail in enumerate(self.interpreter.get_input_details()):
+        for position, detail in enumerate(self._input_details()):
             layer = self.layers[position] if self.layers else None
             if detail["dtype"] is np.bytes_:
                 continue  # string inputs keep what the model holds
@@ -295,11 +300,10 @@ class Benchmark:
         samples: list[int] = []
         ok = True
         while (len(samples) < min_runs or now < min_finish) and now <= max_finish:
-            for index, data in self.input_data:  # the tool refills the inputs before every run
-                self.interpreter.set_tensor(index, data)
+            self._set_inputs()  # the tool refills the inputs before every run
             started = _now_us()
             try:
-                self.interpreter.invoke()
+                self._invoke()
             except RuntimeError as failure:
                 ok = False
                 for message in runtime_messages(failure):
@@ -317,7 +321,28 @@ class Benchmark:
             return
         try:
             with open(path, "wb") as handle:
-                for detail in self.interpreter.get_output_details():
-                    handle.write(self.interpreter.get_tensor(detail["index"]).tobytes())
+                for array in self._output_arrays():
+                    handle.write(array.tobytes())
         except OSError:
             pass  # the tool writes only when it can open the file, and says nothing otherwise
+
+    # -- the runtime's hooks -------------------------------------------------------------------------------------
+
+    def _input_details(self) -> list[Mapping[str, Any]]:
+        """Each input's index, name, dtype and shape, as Interpreter.get_input_details() gives them."""
+        return self.interpreter.get_input_details()
+
+    def _set_inputs(self) -> None:
+        for index, data in self.input_data:
+            self.interpreter.set_tensor(index, data)
+
+    def _invoke(self) -> None:
+        self.interpreter.invoke()
+
+    def _output_arrays(self) -> list[Any]:
+        return [self.interpreter.get_tensor(detail["index"]) for detail in self.interpreter.get_output_details()]
+
+    def _report_op_profile(self, timed: list[int]) -> None:
+        assert self.delegation is not None  # set by _init
+        info("Operator-wise Profiling Info for Regular Benchmark Runs:\n"
+             + node_type_summary(self.delegation.plan_types, timed) + "\n")
