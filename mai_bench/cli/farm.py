@@ -30,12 +30,24 @@ def _servers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 def command(plan_file: Path, resume: bool, junit: Path | None, out_dir: Path | None, servers, as_json: bool) -> int:
     """Run PLAN.yaml: models x devices x delegates, one worker per device, results appended as they finish."""
     from mai_bench.farm.progress import progress_for
+    from mai_bench.farm.runner import FarmInterrupted
     from mai_bench.farm.session import run_plan_file
     from mai_bench.farm.summary import not_checked, table
 
     status = err_console()
-    outcome = run_plan_file(plan_file, out_dir=out_dir, resume=resume, junit=junit, servers=servers,
-                            observer=progress_for(status))
+    try:
+        outcome = run_plan_file(plan_file, out_dir=out_dir, resume=resume, junit=junit, servers=servers,
+                                observer=progress_for(status))
+    except FarmInterrupted as stopped:
+        if stopped.unstopped:
+            status.print(f"could not stop the benchmarks on {', '.join(stopped.unstopped)} in time: they end at "
+                         "their time limit and their locks expire by themselves", markup=False, soft_wrap=True)
+        else:
+            status.print("stopped: no benchmark left running on the devices, their locks released",
+                         markup=False, soft_wrap=True)
+        status.print(f"{stopped.finished} job(s) recorded in {stopped.journal}; run the same command with --resume "
+                     "to run the rest", markup=False, soft_wrap=True)
+        raise
     if as_json:
         print_json(outcome.to_dict())
     else:

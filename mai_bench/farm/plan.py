@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 
 from mai_bench.android.thermal import ThermalLimits
 from mai_bench.device.address import ServerAddress, default_server, parse_server
-from mai_bench.device.discovery import DeviceInfo
+from mai_bench.device.discovery import DeviceInfo, closest_profile
 from mai_bench.device.errors import UnknownDevice
 from mai_bench.device.lock import LOCK_WAIT_S
 from mai_bench.errors import InfraError, UsageError
@@ -40,7 +41,7 @@ from mai_bench.hashing import sha256_file
 from mai_bench.yaml_file import read_yaml
 
 RUN_KEYS = ("runs", "warmup", "threads", "min_secs", "max_secs", "input_shape", "gpu_backend", "precision",
-            "nnapi_accelerator", "op_profiling", "allow_fallback")
+            "nnapi_accelerator", "op_profiling", "peak_memory", "allow_fallback")
 PLAN_KEYS = ("name", "servers", "models", "devices", "delegates", *RUN_KEYS, "benchmark_binary", "thermal",
              "lock_wait_s", "reconnect_grace_s", "thresholds", "fidelity")
 THERMAL_KEYS = ("max_temp_c", "max_battery_c", "cooldown_timeout_s")
@@ -164,7 +165,7 @@ def _settings(data: Mapping[str, Any], where: Path) -> dict[str, Any]:
     for key in ("gpu_backend", "precision", "nnapi_accelerator"):
         if data.get(key) is not None:
             settings[key] = str(data[key])
-    for key in ("op_profiling", "allow_fallback"):
+    for key in ("op_profiling", "peak_memory", "allow_fallback"):
         if key in data:
             if not isinstance(data[key], bool):
                 raise UsageError(f"plan {where}: `{key}` must be true or false, got {data[key]!r}")
@@ -177,6 +178,43 @@ def _settings(data: Mapping[str, Any], where: Path) -> dict[str, Any]:
                              "e.g. input_shape: [1, 544, 960, 4]")
         settings["input_shape"] = tuple(shape)
     return settings
+
+
+DEVICE_FORMS = "a profile name (sm8450, ...), a serial, HOST:PORT/SERIAL, or all"
+# What adb serials are made of: USB serials (R5CT1234ABC), TCP ones (192.168.1.5:5555, [::1]:5555), mDNS names
+# (adb-R5CT1234ABC-xyz._adb-tls-connect._tcp), `usb:1-1`.
+_SERIAL = re.compile(r"[A-Za-z0-9._:@%\[\]-]+")
+
+
+def _check_device_entry(entry: str, where: Path) -> None:
+    """Refuse a `devices:` entry that cannot name a device whatever is attached (a profile typo is found when the
+    devices are listed: `expand`)."""
+    server, slash, serial = entry.rpartition("/") if "/" in entry else ("", "", entry)
+    if slash:
+        try:
+            parse_server(server)
+        except UsageError as error:
+            raise UsageError(f"plan {where}: device entry {entry!r}: {error.message}",
+                             f"write HOST:PORT/SERIAL, e.g. 127.0.0.1:5037/R5CT1234ABC; devices are {DEVICE_FORMS}"
+                             ) from None
+    if not _SERIAL.fullmatch(serial):
+        several = [part for part in re.split(r"[\s,]+", entry) if part]
+        fix = (f"list them one per item: devices: [{', '.join(several)}]" if len(several) > 1
+               else f"devices are {DEVICE_FORMS}")
+        raise UsageError(f"plan {where}: device entry {entry!r} is neither a profile, a serial nor an address", fix)
+
+
+def unknown_device_entry(plan: FarmPlan, spec: str) -> UsageError | None:
+    """The plan error for a `devices:` entry that named no profile and no device attached to the reachable adb
+    servers but is close to a profile name (`sm845`): a typo, not a phone that is away; None otherwise (an entry
+    that looks like the serial of a phone not plugged in stays an infrastructure error of its jobs)."""
+    close = closest_profile(spec)
+    if close is None or close == spec.lower():
+        return None
+    return UsageError(f"plan {plan.source}: device entry {spec!r} is not a device profile, and no device with that "
+                      "serial is attached to the plan's adb servers",
+                      f"did you mean {close}? Devices are {DEVICE_FORMS} (`mai-bench devices` lists serials and "
+                      "profiles)")
 
 
 def _seconds(data: Mapping[str, Any], key: str, where: Path, default: float | None) -> float | None:
@@ -250,6 +288,8 @@ def plan_from_mapping(data: Any, source: Path) -> FarmPlan:
         raise UsageError(f"plan {where}: a farm runs on adb devices, not `local`",
                          "use `mai-bench run --device local` for this machine, or `mai-bench emulate` for "
                          "loopback devices")
+    for entry in devices:
+        _check_device_entry(entry, where)
     delegates = [d.lower() for d in _list(data, "delegates", where)]
     bad = [d for d in delegates if d not in DELEGATES]
     if bad:
@@ -299,7 +339,8 @@ def expand(plan: FarmPlan, resolve: Resolver, check: Preflight = preflight,
            unreachable: Mapping[str, Exception] | None = None) -> tuple[Job, ...]:
     """Every job of the plan, device by device in plan order. A device entry that matches no ready device
     (nothing attached, server down, unknown serial) gives jobs carrying the problem instead of a target, and
-    so does each adb server in `unreachable` (its phones cannot even be listed)."""
+    so does each adb server in `unreachable` (its phones cannot even be listed). A device entry that is a typo of
+    a profile name (`sm845`) raises UsageError before any job exists."""
     prepared = {(m, d): check(m.path, plan.run_plan(d)) for m in plan.models for d in plan.delegates}
     binary_sha = sha256_file(plan.benchmark_binary) if plan.benchmark_binary else None
     places: dict[str, tuple[str, DeviceInfo | None, Exception | None]] = {
@@ -307,7 +348,13 @@ def expand(plan: FarmPlan, resolve: Resolver, check: Preflight = preflight,
     for spec in plan.devices:
         try:
             found = resolve(spec)
-        except (InfraError, UnknownDevice) as error:
+        except UnknownDevice as error:
+            typo = unknown_device_entry(plan, spec)
+            if typo is not None:
+                raise typo from None
+            places.setdefault(spec, (spec, None, error))
+            continue
+        except InfraError as error:
             places.setdefault(spec, (spec, None, error))
             continue
         for info in found:

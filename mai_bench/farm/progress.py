@@ -85,6 +85,9 @@ class LiveProgress:
         if result.status != "ok":
             self._progress.console.print(escape(finished_line(job, result)), style="yellow")
 
+    def farm_stopping(self, running: Sequence[Job]) -> None:
+        self._progress.console.print(stopping_line(running), style="yellow", markup=False, highlight=False)
+
     def farm_finished(self) -> None:
         self._progress.stop()
 
@@ -111,6 +114,16 @@ class LineProgress(Silent):
             self._done += 1
             line = f"[{count_and_eta(self._done, self._total, time.monotonic() - self._started)}] "
             self._console.print(line + finished_line(job, result), markup=False, highlight=False)
+
+    def farm_stopping(self, running: Sequence[Job]) -> None:
+        self._console.print(stopping_line(running), markup=False, highlight=False)
+
+
+def stopping_line(running: Sequence[Job]) -> str:
+    """What Ctrl-C is doing, said at once: stopping can take a few seconds per device."""
+    what = (f"stopping the benchmark(s) running on {len(running)} device(s) and releasing their locks"
+            if running else "stopping")
+    return f"Ctrl-C: {what}; press Ctrl-C again to quit at once (leaving them running until their time limit)"
 
 
 def count_and_eta(done: int, total: int, elapsed_s: float) -> str:

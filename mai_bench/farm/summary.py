@@ -1,6 +1,8 @@
 """A farm's summary: one row per job (device, model, delegate, status, latency, ratios, verdict), the reasons of
 every failure and error, and the thresholds that were not checked. As Markdown (a file, and the GitHub Actions
-step summary when $GITHUB_STEP_SUMMARY is set) and as a rich table for the terminal."""
+step summary when $GITHUB_STEP_SUMMARY is set) and as a rich table for the terminal. A job whose requested
+accelerator fell back shows "CPU fallback (gpu failed)" (or "partial") as its delegate: its latency is not the
+delegate's."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from rich.table import Table
 
 from mai_bench.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK
 from mai_bench.farm.thresholds import ERROR, FAILED, PASSED, Thresholds, Verdict, device_key, latency_of
+from mai_bench.results.label import timings_label
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 HEADLINE = {EXIT_OK: "passed", EXIT_CHECK_FAILED: "FAILED", EXIT_INFRA: "INFRASTRUCTURE ERROR"}
@@ -70,7 +73,7 @@ def markdown(verdicts: Sequence[Verdict], thresholds: Thresholds, *, name: str, 
         value, _ = latency_of(r, stat)
         row = [f"`{device_key(r)}`", r.model.name + (" (reference)" if r.extra.get("job_role") == "reference"
                                                       else ""),
-               r.delegate, r.status, _ms(value), *_ratio_cells(v, thresholds), _MARK[v.outcome]]
+               timings_label(r), r.status, _ms(value), *_ratio_cells(v, thresholds), _MARK[v.outcome]]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     problems = [v for v in verdicts if v.outcome != PASSED]
     if problems:
@@ -120,7 +123,8 @@ def table(verdicts: Sequence[Verdict], thresholds: Thresholds, *, name: str) -> 
         r = v.result
         value, _ = latency_of(r, stat)
         role = " (ref)" if r.extra.get("job_role") == "reference" else ""
-        out.add_row(escape(labels[device_key(r)]), escape(r.model.name + role), r.delegate, escape(r.status),
+        out.add_row(escape(labels[device_key(r)]), escape(r.model.name + role), escape(timings_label(r)),
+                    escape(r.status),
                     _ms(value), *(escape(c) for c in _ratio_cells(v, thresholds)),
                     f"[{style[v.outcome]}]{v.outcome}[/]")
     return out

@@ -54,13 +54,36 @@ def to_unit(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / np.float32(_SCALE[image.dtype])
 
 
+EVAL_HINT = "to score a model on RAW inputs, use `mai-bench eval MODEL --data DIR` (RAW/RGB pairs)"
+
+
+def not_rgb(path: str | Path, image: np.ndarray, role: str = "") -> UsageError | None:
+    """Why `image` is not an RGB image, said for what it most likely is, or None when it is RGB. One 16-bit
+    channel is a sensor's Bayer mosaic (the challenge's RAW files); four channels are RGBA or packed Bayer."""
+    if image.ndim == 3 and image.shape[2] == 3:
+        return None
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    bits = image.dtype.itemsize * 8
+    name = f"{role} {path}" if role else str(path)
+    if channels == 1:
+        kind = "RAW/Bayer sensor data (a mosaic, one sample per pixel)" if bits == 16 else "a grayscale image"
+        return UsageError(f"{name} has 1 channel ({bits}-bit): it looks like {kind}, not RGB; PSNR and SSIM "
+                          "compare a model's RGB output with its RGB target",
+                          f"pass the RGB output and the RGB target; {EVAL_HINT}")
+    if channels == 4:
+        return UsageError(f"{name} has 4 channels: RGBA, or packed Bayer RAW (R, G, G, B), not RGB; PSNR and "
+                          "SSIM compare a model's RGB output with its RGB target",
+                          f"save an RGBA image as RGB (drop the alpha channel); {EVAL_HINT}")
+    return UsageError(f"{name} has {channels} channels; an RGB image has 3",
+                      "save the image as RGB (3 channels)")
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """An RGB image as float32 [H, W, 3] in [0, 1], scaled by its bit depth."""
     image = read_image(path)
-    if image.ndim != 3 or image.shape[2] != 3:
-        channels = 1 if image.ndim == 2 else image.shape[2]
-        raise UsageError(f"{path} has {channels} channel(s); an RGB image has 3",
-                         "save the image as RGB without alpha")
+    problem = not_rgb(path, image)
+    if problem is not None:
+        raise problem
     return to_unit(image)
 
 

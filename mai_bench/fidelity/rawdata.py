@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mai_bench.errors import UsageError
-from mai_bench.fidelity.images import read_image, to_unit
+from mai_bench.fidelity.images import not_rgb, read_image, to_unit
 
 RAW_WHITE_LEVEL = 4 * 255  # 1020: the challenge's loaders divide the 10-bit RAW by this
 RAW_SUFFIXES = (".png",)
@@ -180,10 +180,10 @@ def load_pair(files: PairFiles) -> Pair:
         raise UsageError(f"RAW {files.raw} is {raw.shape[0]}x{raw.shape[1]}; a Bayer mosaic has even sides",
                          "crop the RAW to even height and width")
     rgb = read_image(files.rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        channels = 1 if rgb.ndim == 2 else rgb.shape[2]
-        raise UsageError(f"target {files.rgb} has {channels} channel(s); a target is an RGB image",
-                         "save the targets as RGB without alpha")
+    problem = not_rgb(files.rgb, rgb, "target")
+    if problem is not None:
+        raise UsageError(problem.message, "the targets folder holds the RGB images the model should produce, "
+                                          "the RAW folder the sensor's RAW PNGs; save RGBA targets as RGB")
     if rgb.shape[:2] != raw.shape:
         raise UsageError(f"pair {files.name}: RAW {files.raw.name} is {raw.shape[0]}x{raw.shape[1]} but target "
                          f"{files.rgb.name} is {rgb.shape[0]}x{rgb.shape[1]}; they must be the same size",

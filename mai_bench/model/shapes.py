@@ -68,7 +68,7 @@ def _litert_shapes(model: ModelInfo, input_shape: tuple[int, ...]) -> dict[int, 
             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
         )
     except (ValueError, RuntimeError) as error:
-        raise ResizeError(
+        raise _op_error(model) or ResizeError(
             f"LiteRT cannot load {model.path.name}: {brief_litert_message(str(error))}",
             fix="re-export the model with the TFLite converter using builtin ops only",
         ) from None
@@ -76,7 +76,7 @@ def _litert_shapes(model: ModelInfo, input_shape: tuple[int, ...]) -> dict[int, 
         interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(input_shape))
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
-        raise ResizeError(
+        raise _op_error(model) or _channel_error(model, input_shape) or ResizeError(
             f"LiteRT cannot run the model at input {shape_text}: {brief_litert_message(str(error))}",
             fix=f"convert the model with input shape {shape_text} (or with dynamic H and W)",
         ) from None
@@ -87,6 +87,63 @@ def _litert_shapes(model: ModelInfo, input_shape: tuple[int, ...]) -> dict[int, 
         for d in interpreter.get_tensor_details()
         if d["index"] < known
     }
+
+
+def _op_error(model: ModelInfo) -> ResizeError | None:
+    """Why LiteRT cannot run a model with TensorFlow (Flex) or custom ops, at any shape; None without them."""
+    flex = sorted({op.name for op in model.ops if op.is_flex})
+    custom = sorted({op.name for op in model.ops if op.is_custom and not op.is_flex})
+    if flex:
+        return ResizeError(
+            f"{model.path.name} uses TensorFlow (Flex) ops, which the TFLite runtime of the challenge, the GPU "
+            f"delegate and this host's LiteRT do not run: {', '.join(flex)}",
+            fix="remove these TF ops or replace them with TFLite builtin ops, and convert without SELECT_TF_OPS "
+                "(converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]); "
+                "`mai-bench check` lists every op that is not a builtin",
+        )
+    if custom:
+        return ResizeError(
+            f"{model.path.name} uses custom ops, which the TFLite runtime of the challenge and this host's LiteRT "
+            f"do not have: {', '.join(custom)}",
+            fix="replace the custom ops with TFLite builtin ops and convert again",
+        )
+    return None
+
+
+def _channel_error(model: ModelInfo, input_shape: tuple[int, ...]) -> ResizeError | None:
+    """The error for an input shape whose channel count is not the model's own (a fixed last dimension)."""
+    return channel_mismatch(model.inputs[0].shape_signature, input_shape, model.path.name)
+
+
+def channel_mismatch(signature: tuple[int, ...] | list[int], input_shape: tuple[int, ...],
+                     model_name: str) -> ResizeError | None:
+    """A ResizeError when `input_shape` asks for another channel count than the model's input has (`signature`,
+    -1 for dynamic dims); None when the channels agree or are dynamic. The challenge's models take packed
+    4-channel Bayer RAW: 3 channels asked of such a model is someone feeding it RGB, and a model whose own input
+    has 3 channels is an RGB model, not a RAW-to-RGB ISP."""
+    if len(signature) != 4 or len(input_shape) != 4:
+        return None
+    channels, asked = int(signature[3]), int(input_shape[3])
+    if channels < 1 or channels == asked:
+        return None
+    asked_text = ",".join(map(str, input_shape))
+    wanted = [*input_shape[:3], channels]
+    option = f"--input-shape {','.join(map(str, wanted))} (input_shape: [{', '.join(map(str, wanted))}] in a farm plan)"
+    if channels == 4:
+        default = (" or leave it out: the challenge's packed RAW, for a Full-HD output"
+                   if tuple(wanted) == tuple(FULL_HD_INPUT) else "")
+        return ResizeError(
+            f"input shape [{asked_text}] has {asked} channel(s): {model_name} takes packed 4-channel Bayer RAW "
+            f"(R, G, G, B planes at half resolution), not {'RGB' if asked == 3 else f'{asked}-channel data'}",
+            fix=f"use {option}{default}. The model makes the RGB image itself; its input is never RGB")
+    if asked == 4:
+        return ResizeError(
+            f"{model_name} takes {channels}-channel input{' (RGB?)' if channels == 3 else ''}, not the packed "
+            "4-channel Bayer RAW [1,H,W,4] of the challenge's models",
+            fix=f"export the model with a [1,H,W,4] RAW input (`mai-bench check` shows what the challenge expects); "
+                f"to time it as it is, use {option}")
+    return ResizeError(f"input shape [{asked_text}] has {asked} channel(s); {model_name} takes {channels}",
+                       fix=f"use {option}")
 
 
 def brief_litert_message(message: str) -> str:

@@ -148,6 +148,20 @@ def test_devices_and_servers_that_cannot_be_reached_are_infrastructure_errors_fo
     assert jobs[f"{first.address}/{device.serial}"]["outcome"] == "passed", "the reachable phone still ran"
 
 
+def test_a_profile_typo_in_the_plan_exits_2_before_any_job_runs(farm_servers, farm_devices, tmp_path: Path) -> None:
+    first, _ = farm_servers
+    device = farm_devices.start(first, 1, Faults(benchmark_sleep_s=0.1))[0]
+    plan = write_plan(tmp_path / "plan.yaml", [first], devices=["sm8450", "sm845"],
+                      models=[str(MODELS / "tiny_isp.tflite")], delegates=["cpu"],
+                      thresholds={"min_psnr": 30})
+    out = tmp_path / "out"
+    proc = farm(str(plan), "--out", str(out))
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "'sm845'" in proc.stderr and "did you mean sm8450?" in proc.stderr
+    assert farm_devices.argv_calls(device) == 0, "no job ran, not even on the device the plan named rightly"
+    assert not (out / "results.jsonl").exists()
+
+
 def test_two_runs_aimed_at_one_device_never_overlap(adb_server, loopback, tmp_path: Path) -> None:
     sleep_s = 2.0
     device = loopback.one(faults=Faults(benchmark_sleep_s=sleep_s))

@@ -136,6 +136,39 @@ def test_a_device_entry_that_finds_nothing_gives_jobs_carrying_the_reason(tmp_pa
     assert all("sm8550" in str(j.problem) for j in missing if j.device_spec == "sm8550")
 
 
+def test_a_device_entry_that_misspells_a_profile_is_a_plan_error_with_did_you_mean(tmp_path: Path) -> None:
+    plan = load_plan(write_plan(tmp_path, devices=["sm8450", "sm845"]))
+    resolve = fake_resolver({
+        "sm8450": (device("127.0.0.1:5037", "serial-a"),),
+        "sm845": UnknownDevice("--device 'sm845' is neither a device profile nor an attached serial"),
+    })
+    with pytest.raises(UsageError) as error:
+        expand(plan, resolve, no_preflight)
+    assert error.value.exit_code == 2 and not isinstance(error.value, UnknownDevice)
+    assert "'sm845'" in error.value.message and str(plan.source) in error.value.message
+    assert error.value.fix.startswith("did you mean sm8450?")
+
+
+@pytest.mark.parametrize("entry, fix", [
+    ("sm8450, sm8550", "devices: [sm8450, sm8550]"),  # a YAML string where a list was meant
+    ("my phone", "devices: [my, phone]"),
+    ("sm8450/", "a profile name"),
+    ("farm-host:port/R5CT1", "HOST:PORT/SERIAL"),
+    ("R5CT1*", "a profile name"),
+])
+def test_a_device_entry_that_cannot_name_any_device_is_refused_when_the_plan_loads(
+        tmp_path: Path, entry: str, fix: str) -> None:
+    with pytest.raises(UsageError) as error:
+        load_plan(write_plan(tmp_path, devices=[entry]))
+    assert repr(entry) in error.value.message and fix in error.value.fix
+
+
+@pytest.mark.parametrize("entry", ["R5CT1234ABC", "emulator-5554", "stf.lab:7401", "127.0.0.1:5037/R5CT1",
+                                   "[::1]:5037/emulator-5554", "adb-R5CT-x._adb-tls-connect._tcp", "all"])
+def test_serials_and_addresses_load(tmp_path: Path, entry: str) -> None:
+    assert load_plan(write_plan(tmp_path, devices=[entry])).devices == (entry,)
+
+
 def test_preflight_refuses_a_model_that_cannot_take_the_shape_before_any_device(tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path, models=[str(MODELS / "tiny_isp_static.tflite")],
                                 input_shape=[1, 544, 960, 4]))
@@ -157,3 +190,12 @@ def test_reconnect_grace_is_a_plan_setting(tmp_path) -> None:
     plan_file.write_text("models: [m.tflite]\ndevices: [all]\ndelegates: [xnnpack]\nreconnect_grace_s: -1\n")
     with pytest.raises(UsageError, match="reconnect_grace_s"):
         load_plan(plan_file)
+
+
+@pytest.mark.parametrize("typed, meant", [("sm845", "sm8450"), ("SM8450x", "sm8450"), ("gs210", "gs201"),
+                                          ("R5CT1234ABC", None), ("emulator-5554", None), ("typo-serial", None),
+                                          ("127.0.0.1:5555", None)])
+def test_did_you_mean_finds_profile_typos_and_leaves_serials_alone(typed: str, meant: str | None) -> None:
+    from mai_bench.device.discovery import closest_profile
+
+    assert closest_profile(typed) == meant

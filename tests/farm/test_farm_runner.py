@@ -166,6 +166,50 @@ def test_a_bug_in_a_job_function_is_raised_after_the_jobs_in_flight(tmp_path: Pa
     assert all(r.status == "ok" for r in read_journal(tmp_path / "r.jsonl")), "what finished is kept"
 
 
+def test_ctrl_c_unwinds_every_job_in_flight_through_its_cleanup_then_raises(tmp_path: Path) -> None:
+    """Ctrl-C reaches only the main thread; each job in flight is stopped at its next status update, its own
+    cleanup runs (where the device path kills the benchmark and releases the lock), and nothing else starts."""
+    import _thread
+
+    from mai_bench.farm.runner import FarmInterrupted
+
+    in_flight = threading.Barrier(3)  # the 2 devices' first jobs, and the thread that presses Ctrl-C
+    cleaned: list[str] = []
+    started: list[str] = []
+
+    def job_function(job, status):
+        started.append(job.id)
+        try:
+            in_flight.wait(timeout=60)
+            while True:  # a benchmark running on the device, reporting progress
+                status("running")
+                threading.Event().wait(0.01)
+        finally:
+            cleaned.append(job.id)
+
+    def press_ctrl_c() -> None:
+        in_flight.wait(timeout=60)
+        _thread.interrupt_main()
+
+    class Stopping(Silent):
+        told: list = []
+
+        def farm_stopping(self, running) -> None:
+            self.told.extend(job.id for job in running)
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    with pytest.raises(FarmInterrupted) as stopped:
+        run_farm(jobs(devices=2), tmp_path / "r.jsonl", job_function, observer=Stopping())
+    presser.join()
+    assert sorted(cleaned) == sorted(started) == ["a/cpu@dev0#0", "a/cpu@dev1#0"], "no other job started"
+    assert sorted(Stopping.told) == sorted(started)
+    assert stopped.value.unstopped == () and stopped.value.finished == 2
+    records = read_journal(tmp_path / "r.jsonl")
+    assert sorted(r.extra["job_id"] for r in records) == sorted(started)
+    assert all(r.status == "infra-error" and "interrupted by Ctrl-C" in r.warnings[0] for r in records)
+
+
 def test_live_progress_shows_each_device_and_the_overall_count(tmp_path: Path) -> None:
     import io
 

@@ -92,13 +92,49 @@ def test_a_reference_that_hit_an_infrastructure_error_makes_the_comparison_an_er
     assert exit_code(verdicts) == EXIT_INFRA
 
 
-def test_full_delegation_is_required_of_accelerators_and_xnnpack_not_of_plain_cpu() -> None:
+def test_full_delegation_is_required_of_accelerators_not_of_xnnpack_or_plain_cpu() -> None:
     need = Thresholds(require_full_delegation=True)
     verdicts = evaluate([result(full=True), result(serial="dev2", full=False), result(serial="dev3", full=None),
                          result(delegate="cpu", full=None)], need)
     assert [v.outcome for v in verdicts] == ["passed", "failed", "failed", "passed"]
     assert check(verdicts[3], "require_full_delegation").outcome == "n/a"
     assert "does not say" in check(verdicts[2], "require_full_delegation").detail
+    assert "gpu delegate took only part" in check(verdicts[1], "require_full_delegation").detail
+
+
+def partial(delegate: str, serial: str = "dev1") -> Result:
+    """A run whose delegate took 179 of 209 nodes, the rest on the CPU kernels."""
+    r = result(delegate=delegate, serial=serial, full=False)
+    return replace(r, delegation=replace(r.delegation, nodes_delegated=179, nodes_total=209))
+
+
+def test_xnnpack_taking_part_of_the_graph_by_design_never_fails_require_full_delegation() -> None:
+    need = Thresholds(require_full_delegation=True)
+    xnnpack, gpu, nnapi, hexagon = evaluate([partial("xnnpack"), partial("gpu", "dev2"), partial("nnapi", "dev3"),
+                                             partial("hexagon", "dev4")], need)
+    judged = check(xnnpack, "require_full_delegation")
+    assert xnnpack.outcome == "passed" and judged.outcome == "n/a"
+    assert "CPU delegate" in judged.detail and "gpu, nnapi, hexagon" in judged.detail, "it says what it judges"
+    for verdict in (gpu, nnapi, hexagon):
+        assert verdict.outcome == "failed"
+        assert "179 of 209 nodes" in check(verdict, "require_full_delegation").detail
+    assert exit_code([xnnpack]) == EXIT_OK
+
+
+def test_thresholds_are_not_judged_for_a_job_that_never_ran(tmp_path: Path) -> None:
+    limits = Thresholds(max_latency_ms=10.0, min_psnr=30.0, require_full_delegation=True)
+    never_ran = result(status="infra-error", median=None, avg=None, full=None, reasons=("device lost",))
+    (verdict,) = evaluate([never_ran], limits, fidelity={"candidate": 20.0}, fidelity_source="psnr.yaml")
+    assert verdict.outcome == "error" and exit_code([verdict]) == EXIT_INFRA
+    assert [c.name for c in verdict.checks if c.outcome == "fail"] == [], "no threshold failure for it"
+    assert {check(verdict, name).outcome for name in ("max_latency_ms", "min_psnr", "require_full_delegation")} \
+        == {"not-checked"}
+    assert verdict.reasons == ("status: infra-error: device lost",)
+    text = markdown([verdict], limits, name="farm", code=exit_code([verdict]))
+    assert "PSNR" not in text and "min_psnr" not in text
+    # The same model measured: its PSNR is judged.
+    (measured,) = evaluate([result()], limits, fidelity={"candidate": 20.0}, fidelity_source="psnr.yaml")
+    assert measured.outcome == "failed" and check(measured, "min_psnr").outcome == "fail"
 
 
 def test_statuses_give_failures_errors_and_allowed_fallback() -> None:

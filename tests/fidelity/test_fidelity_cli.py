@@ -89,3 +89,17 @@ def test_data_synth_then_refuse_to_mix(cli_process, tmp_path):
 def test_data_synth_bad_size_exits_2(cli, tmp_path, size):
     code, _, err = cli("data", "synth", tmp_path / "set", "--size", size)
     assert code == 2 and "Traceback" not in err
+
+
+def test_metrics_given_a_raw_file_says_it_looks_like_raw_and_points_to_eval(cli_process, images, synth_set):
+    raw = next((synth_set / "mediatek_raw").glob("*.png"))
+    done = cli_process("metrics", raw, images / "target.png")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "RAW/Bayer" in done.stderr and "compare a model's RGB output" in done.stderr
+    assert "mai-bench eval" in done.stderr and "without alpha" not in done.stderr
+
+
+def test_metrics_given_an_rgba_image_says_drop_the_alpha(cli_process, images):
+    write_png(images / "rgba.png", np.zeros((40, 60, 4), np.uint8))
+    done = cli_process("metrics", images / "rgba.png", images / "target.png")
+    assert done.returncode == 2 and "RGBA" in done.stderr and "alpha" in done.stderr
