@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from mai_bench.plan import RunPlan
 from mai_bench.resources import reference_models_dir
 from mai_bench.results.schema import Result
-from mai_bench.stats.versus import Versus, versus
+
+if TYPE_CHECKING:  # the statistics (numpy) load only for --with-baselines: a plain run does without them
+    from mai_bench.stats.versus import Versus
 
 REFERENCE_FILES = ("microisp_1_0.tflite", "microisp_0_5.tflite", "pynet_v2_mobile.tflite")
 
@@ -45,6 +47,8 @@ def jobs(models: Sequence[Path], plans: Sequence[RunPlan], targets: Sequence[obj
 
 def baseline_comparisons(results: Sequence[Result], done: Sequence[Job]) -> tuple[Versus, ...]:
     """Every candidate against every baseline measured with it (same device and delegate)."""
+    from mai_bench.stats.versus import versus
+
     groups: dict[tuple, dict[str, list[Result]]] = {}
     for job, result in zip(done, results):
         key = (result.device.server, result.device.serial, job.plan.delegate)

@@ -12,6 +12,8 @@ from mai_bench.errors import UsageError
 
 
 DELEGATES = ("gpu", "nnapi", "hexagon", "xnnpack", "cpu")
+# The delegates that are acceleration: one that does not take the whole graph leaves it (or part of it) to the CPU.
+ACCELERATORS = ("gpu", "nnapi", "hexagon")
 GPU_BACKENDS = ("cl", "gl")
 PRECISIONS = ("fp16", "fp32")
 # benchmark_model's --num_threads defaults to -1, "the runtime decides", which runs the CPU kernels (XNNPACK's
@@ -29,6 +31,7 @@ FLAG_SETTINGS = {
     "input_layer": "input_shape", "input_layer_shape": "input_shape",
     "input_layer_value_files": "fidelity_input", "output_filepath": "fidelity_output",
     "enable_op_profiling": "op_profiling", "report_peak_memory_footprint": "peak_memory",
+    "require_full_delegation": "no_cpu_fallback",
 }
 # A binary that ignored one of these measured another configuration than the one asked for.
 DECISIVE_SETTINGS = ("delegate", "precision")
@@ -52,6 +55,9 @@ class RunPlan:
     nnapi_accelerator: str | None = None
     hexagon_lib_path: str | None = None
     op_profiling: bool = False
+    # benchmark_model's --report_peak_memory_footprint samples the footprint from a thread throughout the run,
+    # which its own documentation says can affect the timings: only when asked for.
+    peak_memory: bool = False
     allow_fallback: bool = False
     time_limit_s: float | None = None  # wall clock for the whole run; None: both phases' max_secs + start-up
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
@@ -91,7 +97,8 @@ class RunPlan:
         flags += self._delegate_flags()
         if self.op_profiling:
             flags.append("--enable_op_profiling=true")
-        flags.append("--report_peak_memory_footprint=true")
+        if self.peak_memory:
+            flags.append("--report_peak_memory_footprint=true")
         flags += list(self.extra_flags)
         return flags
 
@@ -101,6 +108,12 @@ class RunPlan:
             return ["--use_xnnpack=false"]
         if d == "xnnpack":
             return ["--use_xnnpack=true"]
+        if self.stops_on_fallback:
+            return self._accelerator_flags() + ["--require_full_delegation=true"]
+        return self._accelerator_flags()
+
+    def _accelerator_flags(self) -> list[str]:
+        d = self.delegate
         if d == "gpu":
             flags = ["--use_gpu=true"]
             if self.gpu_backend:
@@ -119,6 +132,13 @@ class RunPlan:
         if self.hexagon_lib_path:
             flags.append(f"--hexagon_lib_path={self.hexagon_lib_path}")
         return flags
+
+    @property
+    def stops_on_fallback(self) -> bool:
+        """Whether a run that falls back to the CPU ends before its timed runs: a requested accelerator without
+        --allow-fallback. benchmark_model is passed --require_full_delegation=true (and the device guards the
+        builds that do not honour it), so no CPU fallback is ever timed in the delegate's place."""
+        return self.delegate in ACCELERATORS and not self.allow_fallback
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The system packages some tests need beyond Python, installed when they are missing and this can be done here
 # (root and apt-get); otherwise one line per missing package says why it was not installed and what it costs.
-# Never fails: a test whose package is missing says it was skipped and why. Called by `make test` and .ci/run.
+# Never fails itself: a test whose package is missing says so (the GPU tests, tests/gpu, fail rather than skip
+# without chromium and libvulkan1). Called by `make test` and .ci/run.
 set -uo pipefail
 
 # package|what needs it|how to tell it is there
 PACKAGES=(
-  "chromium|the HTML report test, which renders the report in headless Chromium|command -v chromium || command -v chromium-browser"
-  "libvulkan1|headless Chromium, whose GPU process loads the Vulkan loader|ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || /sbin/ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'"
+  "chromium|the HTML report test, which renders the report in headless Chromium, and the GPU tests (Chromium ships SwiftShader, the software Vulkan device LiteRT's GPU accelerator runs on without a GPU)|command -v chromium || command -v chromium-browser"
+  "libvulkan1|headless Chromium, whose GPU process loads the Vulkan loader, and LiteRT's GPU accelerator (tests/gpu)|ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || /sbin/ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'"
   "bubblewrap|the loopback device's sandbox (bwrap)|command -v bwrap"
   "mksh|the loopback device's shell (Android's sh is mksh)|command -v mksh"
   "toybox|the loopback device's command-line tools (Android's are toybox)|command -v toybox"

@@ -37,3 +37,16 @@ def test_bad_settings_are_usage_errors(kwargs) -> None:
 def test_resize_without_input_name_is_refused() -> None:
     with pytest.raises(UsageError):
         RunPlan(resize_input=True).benchmark_flags("m")
+
+
+def test_an_accelerator_without_allow_fallback_requires_full_delegation() -> None:
+    for delegate in ("gpu", "nnapi", "hexagon"):
+        strict = RunPlan(delegate=delegate)
+        assert strict.stops_on_fallback and "--require_full_delegation=true" in strict.benchmark_flags("m")
+        allowed = RunPlan(delegate=delegate, allow_fallback=True)
+        assert not allowed.stops_on_fallback
+        assert not any(f.startswith("--require_full_delegation") for f in allowed.benchmark_flags("m"))
+    for delegate in ("xnnpack", "cpu"):  # the CPU's own kernels: there is nothing to fall back from
+        plan = RunPlan(delegate=delegate)
+        assert not plan.stops_on_fallback
+        assert not any(f.startswith("--require_full_delegation") for f in plan.benchmark_flags("m"))

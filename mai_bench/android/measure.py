@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Callable
 
 from mai_bench.android.remote_run import run_detached
-from mai_bench.android.staging import StagedFile, content_path, stage
-from mai_bench.android.thermal import ThermalLimits, thermal_record, wait_until_cool
+from mai_bench.android.staging import REMOTE_ROOT, StagedFile, comparison_note, content_path, stage
+from mai_bench.android.thermal import ThermalLimits, thermal_record, unread, wait_until_cool
 from mai_bench.binaries.value_files import CURRENT
 from mai_bench.device.device import Device
 from mai_bench.device.discovery import DeviceInfo
 from mai_bench.device.errors import DeviceError
-from mai_bench.device.lock import LOCK_WAIT_S, held
-from mai_bench.device.profiles import Profile, get_profile
+from mai_bench.device.lock import LOCK_WAIT_S, LockInfo, held, quiet
+from mai_bench.device.profiles import Profile, get_profile, sensor_rules
 from mai_bench.device.telemetry import read_telemetry
 from mai_bench.errors import InfraError, UsageError
 from mai_bench.measure import model_ref, shaped_plan
@@ -37,6 +37,22 @@ from mai_bench.session import run_timeout
 
 DEVICE_HASH_TIMEOUT_S = 60.0
 PULL_TIMEOUT_S = 120.0
+# run_benchmark.sh runs the command in its run folder with the command's output in ./log: the file the delegate
+# guard watches.
+RUN_LOG = "log"
+LEFTOVER_SCAN_TIMEOUT_S = 10.0
+
+# Benchmarks still running on the device: each run folder (remote_run.new_run_dir) whose benchmark has a pid
+# file, no exit status yet, and a live process. $1 the runs folder. Prints "RUN_DIR PID" per such run.
+_RUNNING_BENCHMARKS = r"""for f in "$1"/*/child.pid; do
+  [ -f "$f" ] || continue
+  d=${f%/child.pid}
+  [ -e "$d/rc" ] && continue
+  p=$(cat "$f" 2>/dev/null)
+  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "$d $p"; fi
+done
+exit 0
+"""
 
 
 @dataclass(frozen=True)
@@ -89,9 +105,10 @@ def _binary(device: Device, target: DeviceInfo, profile: Profile | None, options
         status(f"resolving benchmark_model for {abi or 'unknown ABI'}")
     found = resolve_binary(abi, options.binary_name, options.benchmark_binary)
     staged = StagedFile("binary", found.path, content_path("bin", found.sha256, "benchmark_model"), found.sha256,
-                        found.path.stat().st_size)
+                        found.path.stat().st_size, executable=True)
     return staged, staged.remote, BinaryRef(name=found.name, sha256=found.sha256, path=str(found.path),
-                                            version=f"{found.source}" + (f", {found.abi}" if found.abi else ""))
+                                            version=f"{found.source}" + (f", {found.abi}" if found.abi else ""),
+                                            origin=found.record.origin() if found.record is not None else None)
 
 
 def _hexagon_files(folder: Path) -> tuple[list[StagedFile], str]:
@@ -159,39 +176,64 @@ def measure_on_device(model_path: Path, plan: RunPlan, target: DeviceInfo,
     try:
         # One mai-bench at a time per device, across processes and hosts: staging and timing included.
         with held(device, options.lock_owner, options.lock_wait_s,
-                  on_wait=lambda holder, _: status(f"{target.serial} is in use by {holder.describe()}; waiting")):
+                  on_wait=lambda holder, _: status(f"{target.serial} is in use by {holder.describe()}; waiting"),
+                  on_release_error=lambda error: warnings.append(
+                      f"the device's lock could not be given back, so the next run cannot take it: {error.reason} "
+                      f"(fix: {error.fix})")) as lock:
+            if lock.broke is not None:
+                warnings += broken_lock_warnings(device, lock.broke)
             staged_binary, binary_remote, binary = _binary(device, target, profile, options, status)
             wrapper = _staged("wrapper", data_dir("android_runner") / "run_benchmark.sh", "runner")
             model_file = StagedFile("model", Path(model_path),
                                     content_path("models", model.sha256, Path(model_path).name),
                                     model.sha256, model.size_bytes)
             files = [f for f in (staged_binary, wrapper, model_file) if f is not None]
+            # Without --allow-fallback, a build that goes on on the CPU after its delegate failed is stopped early.
+            guard = _staged("delegate-guard", data_dir("android_runner") / "delegate_guard.sh", "runner") \
+                if plan.stops_on_fallback else None
+            if guard is not None:
+                files.append(guard)
             if fidelity is not None:
                 from mai_bench.fidelity.on_device import with_fidelity
 
                 files.append(fidelity.staged)
                 plan = with_fidelity(plan, model.inputs[0].name, fidelity.staged.remote, fidelity.output_remote,
                                      fidelity.escape)
+            launch: tuple[str, ...] = ()
             if plan.delegate == "hexagon" and options.hexagon_libs is not None:
                 libs, lib_dir = _hexagon_files(options.hexagon_libs)
                 files += libs
                 plan = replace(plan, hexagon_lib_path=lib_dir)
+                # The delegate dlopens libhexagon_interface.so by bare name (hexagon_implementation.cc), so only
+                # the linker's search path finds it; --hexagon_lib_path covers the DSP's skel libraries only.
+                launch = ("env", f"LD_LIBRARY_PATH={lib_dir}")
             status(f"staging {len(files)} file(s) on {target.serial}")
-            transfers = {t.role: t.to_dict() for t in stage(device, files)}
+            staged_files = stage(device, files)
+            transfers = {t.role: t.to_dict() for t in staged_files}
+            if (note := comparison_note(staged_files)) is not None:
+                warnings.append(note)
             status(f"waiting for {target.serial} to cool down")
+            sensors = sensor_rules(profile)  # which of this SoC family's sensors are CPU/GPU temperatures
             before, waited, hot = wait_until_cool(
-                device, options.thermal, lambda s, h: status(f"cooling down ({s:.0f} s): " + ", ".join(h)))
+                device, options.thermal, lambda s, h: status(f"cooling down ({s:.0f} s): " + ", ".join(h)),
+                rules=sensors)
             if hot:
                 warnings.append(f"still hot after waiting {waited:.0f} s: {', '.join(hot)}; "
                                 "results may be throttled")
-            argv = (binary_remote, *plan.benchmark_flags(model_file.remote))
+            for note in unread(before):  # a gate that could not read a sensor says so, never passes silently
+                status("warning: " + note)
+                warnings.append(note)
+            argv = (*launch, binary_remote, *plan.benchmark_flags(model_file.remote))
+            command = argv if guard is None else ("sh", guard.remote, RUN_LOG, *argv)
             limit = run_timeout(plan)
             status(f"running {model_path.name} on {target.serial} ({plan.delegate})")
-            raw = run_detached(device, wrapper.remote, argv, limit,
-                               on_poll=lambda s: status(f"running {model_path.name} on {target.serial} "
-                                                        f"({plan.delegate}) {s:.0f} s"),
-                               grace_s=options.reconnect_grace_s)
-            after = _telemetry_or_none(device)
+            with quiet(lock):  # no lock refresh reaches the device while the benchmark is timed
+                raw = run_detached(device, wrapper.remote, command, limit,
+                                   on_poll=lambda s: status(f"running {model_path.name} on {target.serial} "
+                                                            f"({plan.delegate}) {s:.0f} s"),
+                                   grace_s=options.reconnect_grace_s)
+            raw = replace(raw, argv=argv)  # the benchmark's command; the guard is mai-bench's, like the wrapper
+            after = _telemetry_or_none(device, sensors)
             thermal = thermal_record(before, after, waited, options.thermal)
             extra = {} if fidelity is None else {"fidelity": fidelity.collect(device, raw.exit_code)}
             if thermal["hot_after"]:
@@ -254,8 +296,43 @@ class _FidelityRun:
         return score_output(local.read_bytes(), self.reference, self.source)
 
 
-def _telemetry_or_none(device: Device):
+def running_benchmarks(device: Device) -> list[tuple[str, int]]:
+    """(run folder, pid) of every benchmark still running on the device under mai-bench's run folders; empty
+    when the device cannot tell (this check only adds a warning, it never fails a run)."""
     try:
-        return read_telemetry(device)
+        result = device.shell(["sh", "-c", _RUNNING_BENCHMARKS, "scan", posixpath.join(REMOTE_ROOT, "runs")],
+                              LEFTOVER_SCAN_TIMEOUT_S)
+    except DeviceError:
+        return []
+    found = []
+    for line in result.out.splitlines():
+        folder, _, pid = line.strip().rpartition(" ")
+        if folder and pid.isdigit():
+            found.append((folder, int(pid)))
+    return found
+
+
+def broken_lock_warnings(device: Device, holder: LockInfo) -> list[str]:
+    """What a result must say when its run took the device's lock by breaking `holder`'s: a benchmark still
+    running on the device shared it with this measurement; a holder that went stale but may be alive (another
+    host's, or a live process of this one) may have. A holder known to be gone, with nothing left running: none."""
+    adb = f"adb {device.address.adb_flags()}-s {device.serial}"
+    running = running_benchmarks(device)
+    broke = f"this run took the device's lock by breaking the one held by {holder.describe()}"
+    if running:
+        listed = ", ".join(f"pid {pid} in {folder}" for folder, pid in running)
+        pids = " ".join(str(pid) for _, pid in running)
+        return [f"{broke}; a benchmark it started is still running on the device ({listed}): this measurement "
+                f"shared the device with it. Stop it (`{adb} shell kill {pids}`) and measure again"]
+    if not holder.orphaned:
+        return [f"{broke}: the lock was stale, not released, so that process may still be alive and using the "
+                f"device, and this measurement may have shared the device with it. Check `{adb} shell ps -A` "
+                "and measure again if it was"]
+    return []
+
+
+def _telemetry_or_none(device: Device, rules=None):
+    try:
+        return read_telemetry(device, rules)
     except DeviceError:
         return None

@@ -2,17 +2,23 @@
 
 The device-side wrapper (android_runner/run_benchmark.sh) writes the combined output to RUN_DIR/log and the
 exit status to RUN_DIR/rc when the benchmark ends, and kills it on the device past its time limit. The host
-starts it in its own session (setsid + nohup: closing the adb shell does not end it), polls for RUN_DIR/rc,
-reads the log, and removes the run folder.
+starts it in its own session (setsid + nohup: closing the adb shell does not end it) and, in the same shell,
+waits on the device for RUN_DIR/rc; then it reads the log and removes the run folder.
+
+While the benchmark is timed the harness stays out of its way: one shell waits on the device for the whole run,
+woken at once by a line the wrapper writes into the fifo RUN_DIR/wake and otherwise once per DEVICE_TICK_S by a
+timed `read` (a shell builtin: no process is started), when it checks that the wrapper is still there and prints
+a heartbeat. Nothing else reaches the device until the run ends (see also lock.quiet).
 
 While the run goes on, the device may stay unreachable (a dropped connection, a re-plugged cable, a restarted
 adb server) or silent (hung) for up to the reconnect grace period: every call from the start to the log's
 collection is retried until then, and no call waits past it, so a device that stops answering is given up
-within the grace period (at least MIN_SLACK_S) plus one WAIT_CHUNK_S.
+within the grace period plus one DEVICE_TICK_S and MIN_SLACK_S.
 """
 
 from __future__ import annotations
 
+import math
 import posixpath
 import time
 import uuid
@@ -24,11 +30,17 @@ from mai_bench.android.staging import REMOTE_ROOT
 from mai_bench.session import RawRun
 
 START_TIMEOUT_S = 15.0
-POLL_TIMEOUT_S = 10.0  # on top of the time a wait shell waits on the device
+POLL_TIMEOUT_S = 10.0  # how much longer than its heartbeat period a wait shell may stay silent
 COLLECT_TIMEOUT_S = 60.0
+COLLECT_WAIT_S = 5.0  # a log read's own allowance, before the grace period's share
 CLEANUP_TIMEOUT_S = 15.0
-DEVICE_POLL_S = 0.05  # how often the wait shell looks for the rc file, on the device
-WAIT_CHUNK_S = 5.0  # one wait shell lasts at most this long, so progress shows and a dead link is noticed
+# The wait shell's one wake-up on the device while the benchmark runs (a timed `read` on the wake fifo: no
+# process), and its heartbeat to the host: the longest the host goes without news of a run, so a dead link or a
+# hung device is noticed, progress shows, and a stopping farm worker gets its turn (farm/runner.py).
+DEVICE_TICK_S = 2.0
+# Where the device cannot wait that way (no fifo, a shell without `read -t`): a `sleep` process this often.
+FALLBACK_POLL_S = 0.5
+WAIT_CHUNK_S = DEVICE_TICK_S  # the name farm/runner.py knows it by
 RECONNECT_PAUSE_S = 1.0
 MIN_SLACK_S = 2.0  # the least time a call gets beyond its wait on the device, however little grace is left
 # How long a device may stay unreachable during a run before the run is given up (a cable re-plug, an adb
@@ -36,6 +48,7 @@ MIN_SLACK_S = 2.0  # the least time a call gets beyond its wait on the device, h
 RECONNECT_GRACE_S = 30.0
 # The wrapper kills the benchmark at the limit; the host waits this much longer for its rc file.
 WRAPPER_SLACK_S = 15.0
+HEARTBEAT = "."  # what the wait shell prints every DEVICE_TICK_S
 
 # What a call fails with while the device or its adb server is out of reach; retried within the grace period.
 UNREACHABLE = (DeviceLost, DeviceTimeout, AdbServerUnreachable)
@@ -81,54 +94,82 @@ def new_run_dir() -> str:
 
 
 def _wait_script(run_dir: str, seconds: float) -> str:
-    """Shell that waits on the device (polling a local file: no round trips) until the run's rc file exists or
-    `seconds` pass, then prints the rc (and `timed_out` if the wrapper killed the run); prints `gone` when the
-    wrapper is not running and left no rc (it never started, or died with the device); else nothing."""
-    rc_path, flag_path, pid_path = (quote_argv([posixpath.join(run_dir, name)])
-                                    for name in ("rc", "timed_out", "wrapper.pid"))
-    ticks = max(1, int(seconds / DEVICE_POLL_S))
-    return (f"i=0; while [ ! -e {rc_path} ] && [ $i -lt {ticks} ]; do sleep {DEVICE_POLL_S}; i=$((i+1)); done; "
-            f"if [ -e {rc_path} ]; then cat {rc_path}; test -e {flag_path} && echo timed_out; "
-            f"elif ! kill -0 \"$(cat {pid_path} 2>/dev/null)\" 2>/dev/null && [ ! -e {rc_path} ]; then echo gone; "
-            "fi; true")
+    """Shell that waits on the device until the run's rc file exists or `seconds` pass, printing HEARTBEAT every
+    DEVICE_TICK_S; then prints the rc (and `timed_out` if the wrapper killed the run), or `gone` when the wrapper
+    is not running and left no rc (it never started, or died with the device), or nothing when time is up.
+
+    It starts no process while it waits: the wrapper's line into the fifo RUN_DIR/wake ends a timed `read` at
+    once, and every DEVICE_TICK_S the `read` times out for the checks (shell builtins). Where the fifo or
+    `read -t` is missing (no mkfifo; the host's dash on a lenient loopback device) it looks every
+    FALLBACK_POLL_S with `sleep` instead, and a `read -t` that returns early without news falls back to that."""
+    folder = quote_argv([run_dir])
+    steps = max(1, math.ceil(seconds / FALLBACK_POLL_S))  # the time allowed, in FALLBACK_POLL_S steps
+    per_tick = round(DEVICE_TICK_S / FALLBACK_POLL_S)
+    return (f"cd {folder} 2>/dev/null || {{ echo gone; exit 0; }}; "
+            "w=sleep; if [ -p wake ] && [ -n \"$SECONDS\" ] && exec 3<>wake; then w=read; fi; "
+            f"i=0; while [ ! -e rc ] && [ $i -lt {steps} ]; do "
+            f"if [ $w = read ]; then s=$SECONDS; read -t {DEVICE_TICK_S:g} line <&3; i=$((i+{per_tick})); "
+            "if [ \"$SECONDS\" = \"$s\" ] && [ ! -e rc ]; then w=sleep; fi; "
+            f"else sleep {FALLBACK_POLL_S:g}; i=$((i+1)); fi; "
+            "[ -e rc ] && break; "
+            # After a tick's time at least: a wrapper just started may not have written its pid yet.
+            f"if [ $i -ge {per_tick} ]; then p=; read p < wrapper.pid 2>/dev/null; "
+            "if ! kill -0 \"$p\" 2>/dev/null && [ ! -e rc ]; then echo gone; exit 0; fi; fi; "
+            f"echo {HEARTBEAT}; done; "
+            "if [ -e rc ]; then read r < rc; echo \"$r\"; [ -e timed_out ] && echo timed_out; fi; true")
 
 
 def start_detached(device: Device, wrapper: str, run_dir: str, limit_s: float, argv: Sequence[str],
-                   wait_s: float, timeout: float | None = None) -> str:
+                   wait_s: float, timeout: float | None = None, *, idle_s: float | None = None,
+                   on_output: Callable[[bytes], None] | None = None) -> str:
     """Start `argv` under the wrapper in RUN_DIR, detached from this adb connection (setsid + nohup), and wait
-    up to `wait_s` on the device for it to finish, in the same round trip (the call's timeout: `timeout`,
-    default START_TIMEOUT_S on top of `wait_s`). Returns what the wait printed."""
+    up to `wait_s` on the device for it to finish, in the same shell (the call's timeout: `timeout`, default
+    START_TIMEOUT_S on top of `wait_s`; `idle_s`: how long it may stay silent). Returns what the wait printed."""
+    folder = quote_argv([run_dir])
+    fifos = quote_argv([posixpath.join(run_dir, name) for name in ("wake", "timer")])
     inner = quote_argv(["sh", wrapper, run_dir, str(int(limit_s) + 1), *argv])
-    script = (f"mkdir -p {quote_argv([run_dir])} && (setsid nohup {inner} </dev/null >/dev/null 2>&1 &) && "
-              + _wait_script(run_dir, wait_s))
+    script = (f"mkdir -p {folder} && {{ mkfifo {fifos} 2>/dev/null; true; }} && "
+              f"(setsid nohup {inner} </dev/null >/dev/null 2>&1 &) && " + _wait_script(run_dir, wait_s))
     limit = START_TIMEOUT_S + wait_s if timeout is None else timeout
-    return device.shell(["sh", "-c", script], limit, check=True).out
+    return device.shell(["sh", "-c", script], limit, check=True, idle_s=idle_s, on_output=on_output).out
 
 
 def run_detached(device: Device, wrapper: str, argv: Sequence[str], limit_s: float,
                  on_poll: Callable[[float], None] | None = None, grace_s: float | None = None) -> RawRun:
     """Run `argv` (the binary and its flags) on the device and return its output and exit status.
 
-    The device may be unreachable for up to `grace_s` seconds at a time (default RECONNECT_GRACE_S); past that
-    the last DeviceLost, DeviceTimeout or AdbServerUnreachable is raised (the wrapper still ends the benchmark
-    at its limit on the device). DeviceTimeout also when the run ends neither by itself nor by the wrapper's
-    kill; DeviceError when the wrapper is gone without an exit status.
+    One shell starts the run and waits for its end on the device; `on_poll(elapsed_s)` is called at its every
+    heartbeat (at least every DEVICE_TICK_S while the device answers). The device may be unreachable for up to
+    `grace_s` seconds at a time (default RECONNECT_GRACE_S); past that the last DeviceLost, DeviceTimeout or
+    AdbServerUnreachable is raised (the wrapper still ends the benchmark at its limit on the device).
+    DeviceTimeout also when the run ends neither by itself nor by the wrapper's kill; DeviceError when the
+    wrapper is gone without an exit status.
     """
     reach = _Reach(RECONNECT_GRACE_S if grace_s is None else grace_s)
     run_dir = new_run_dir()
     started = time.monotonic()
     deadline = started + limit_s + WRAPPER_SLACK_S
-    wait_s = min(WAIT_CHUNK_S, limit_s + WRAPPER_SLACK_S)
+
+    def progress() -> None:
+        if on_poll is not None:
+            on_poll(time.monotonic() - started)
+
+    def heard(chunk: bytes) -> None:
+        reach.answered()
+        progress()
+
     try:
+        wait_s = limit_s + WRAPPER_SLACK_S
         try:
             answer = start_detached(device, wrapper, run_dir, limit_s, argv, wait_s,
-                                    reach.timeout(wait_s, START_TIMEOUT_S))
+                                    reach.timeout(wait_s, START_TIMEOUT_S),
+                                    idle_s=reach.timeout(DEVICE_TICK_S, START_TIMEOUT_S), on_output=heard)
             reach.answered()
         except UNREACHABLE as error:
-            # The start may or may not have reached the device: the polls tell ("gone" if it did not).
+            # The start may or may not have reached the device: the waits tell ("gone" if it did not).
             reach.missed(error)
             answer = ""
-        rc_text, timed_out = _wait_for_rc(device, run_dir, answer, started, deadline, reach, on_poll)
+        rc_text, timed_out = _wait_for_rc(device, run_dir, answer, deadline, reach, heard, progress)
         log = _read(device, posixpath.join(run_dir, "log"), reach)
     except BaseException:
         if not reach.gave_up:  # past the grace period cleanup would only wait out more timeouts
@@ -140,24 +181,27 @@ def run_detached(device: Device, wrapper: str, argv: Sequence[str], limit_s: flo
                   duration_s=time.monotonic() - started, timed_out=timed_out)
 
 
-def _wait_for_rc(device: Device, run_dir: str, answer: str, started: float, deadline: float, reach: _Reach,
-                 on_poll: Callable[[float], None] | None) -> tuple[str, bool]:
-    while not answer.strip():
-        if on_poll is not None:
-            on_poll(time.monotonic() - started)
+def _news(answer: str) -> list[str]:
+    return [word for word in answer.split() if word != HEARTBEAT]
+
+
+def _wait_for_rc(device: Device, run_dir: str, answer: str, deadline: float, reach: _Reach,
+                 heard: Callable[[bytes], None], progress: Callable[[], None]) -> tuple[str, bool]:
+    """Wait shells until one brings news (the rc, or `gone`); `progress()` before each, as between heartbeats."""
+    while not (words := _news(answer)):
+        progress()
         if time.monotonic() > deadline:
             raise DeviceTimeout(f"the benchmark in {run_dir} neither finished nor was stopped by its time limit",
                                 "check the device with `adb shell ps`; raise --run-timeout for very long runs",
                                 serial=device.serial, server=device.server)
-        chunk = max(DEVICE_POLL_S, min(WAIT_CHUNK_S, deadline - time.monotonic()))
+        wait_s = max(DEVICE_TICK_S, deadline - time.monotonic())
         try:
-            answer = device.shell(["sh", "-c", _wait_script(run_dir, chunk)],
-                                  reach.timeout(chunk, POLL_TIMEOUT_S)).out
+            answer = device.shell(["sh", "-c", _wait_script(run_dir, wait_s)], reach.timeout(wait_s, POLL_TIMEOUT_S),
+                                  idle_s=reach.timeout(DEVICE_TICK_S, POLL_TIMEOUT_S), on_output=heard).out
             reach.answered()
         except UNREACHABLE as error:
             reach.missed(error)  # the run goes on on the device: keep asking until the grace period is over
             answer = ""
-    words = answer.split()
     if words[0] == "gone":
         raise DeviceError(f"the benchmark wrapper in {run_dir} is not running and left no exit status: it never "
                           "started, or the device rebooted or killed it", "run again; check `mai-bench devices`",
@@ -169,7 +213,7 @@ def _read(device: Device, path: str, reach: _Reach) -> str:
     """The benchmark log; the finished run's log stays on the device, so a lost connection is retried."""
     while True:
         try:
-            result = device.shell(["cat", path], reach.timeout(WAIT_CHUNK_S, COLLECT_TIMEOUT_S))
+            result = device.shell(["cat", path], reach.timeout(COLLECT_WAIT_S, COLLECT_TIMEOUT_S))
             break
         except UNREACHABLE as error:
             reach.missed(error)

@@ -1,6 +1,7 @@
 """The user cache of downloaded benchmark_model builds: `$XDG_CACHE_HOME/mai-bench/binaries/` (else
 `~/.cache/mai-bench/binaries/`), one flat folder holding `<name>_<abi>` (the binary) and `<name>_<abi>.json`
-(its record: where it came from, its size and the sha256 seen at the first download).
+(its record: where it came from, when, its size, the sha256 seen at the first download, and the server's
+Last-Modified and ETag; records written before those two were kept load without them).
 
 The recorded sha256 is trusted on first use and checked on every use: a cached file whose bytes changed is
 refused, never pushed to a device.
@@ -33,7 +34,8 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class CacheRecord:
-    """What was downloaded: build `name` for `abi` from `url`, `size` bytes with `sha256`, at `fetched_at` (UTC)."""
+    """What was downloaded: build `name` for `abi` from `url`, `size` bytes with `sha256`, at `fetched_at` (UTC);
+    the server's `Last-Modified` and `ETag` headers, None when it sent none (or the record predates them)."""
 
     name: str
     abi: str
@@ -41,6 +43,8 @@ class CacheRecord:
     sha256: str
     size: int
     fetched_at: str
+    last_modified: str | None = None
+    etag: str | None = None
 
     def __post_init__(self) -> None:
         if not _SHA256.fullmatch(self.sha256):
@@ -52,6 +56,9 @@ class CacheRecord:
         for name in ("name", "url", "fetched_at"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"{name} must be a non-empty string")
+        for name in ("last_modified", "etag"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string or null")
 
     @property
     def key(self) -> str:
@@ -59,6 +66,11 @@ class CacheRecord:
 
     def to_dict(self) -> dict:
         return {"schema": RECORD_SCHEMA, **asdict(self)}
+
+    def origin(self) -> dict:
+        """Where the build came from, as a result records it (`binary.origin`)."""
+        return {"url": self.url, "fetched_at": self.fetched_at, "size": self.size,
+                "last_modified": self.last_modified, "etag": self.etag}
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,8 @@ class Verification:
     def to_dict(self) -> dict:
         return {"name": self.record.name, "abi": self.record.abi, "path": str(self.path), "status": self.status,
                 "recorded_sha256": self.record.sha256, "sha256": self.sha256, "size": self.record.size,
-                "url": self.record.url, "fetched_at": self.record.fetched_at}
+                "url": self.record.url, "fetched_at": self.record.fetched_at,
+                "last_modified": self.record.last_modified, "etag": self.record.etag}
 
 
 def verify_binary(cache: BinaryCache, record: CacheRecord) -> Verification:

@@ -9,6 +9,7 @@ import errno
 import hashlib
 import http.client
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -30,6 +31,25 @@ _LOCAL_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
 # (bytes received so far, total bytes or None when the server does not say)
 Progress = Callable[[int, "int | None"], None]
+# A server's header value is kept as text for the record: printable, and short enough for any report.
+HEADER_MAX_CHARS = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class _Download:
+    sha256: str
+    size: int
+    last_modified: str | None
+    etag: str | None
+
+
+def _header(headers, name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    value = _UNPRINTABLE.sub(" ", str(value)).strip()[:HEADER_MAX_CHARS]
+    return value or None
 
 
 @dataclass(frozen=True)
@@ -46,13 +66,15 @@ def _offline_fix(entry: BinaryEntry) -> str:
     return f"check the network and run again, or pass {CUSTOM_FLAG} with a benchmark_model for {entry.abi}"
 
 
-def _download(entry: BinaryEntry, temp: Path, timeout: float, progress: Progress | None) -> tuple[str, int]:
-    """Stream `entry.url` into `temp`; returns (sha256, size). Raises InfraError on any failure."""
+def _download(entry: BinaryEntry, temp: Path, timeout: float, progress: Progress | None) -> _Download:
+    """Stream `entry.url` into `temp`; returns its sha256, size and the server's Last-Modified and ETag. Raises
+    InfraError on any failure."""
     request = urllib.request.Request(entry.url, headers={"User-Agent": f"mai-bench/{__version__}"})
     digest = hashlib.sha256()
     size = 0
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response, open(temp, "wb") as out:
+            last_modified, etag = _header(response.headers, "Last-Modified"), _header(response.headers, "ETag")
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None and length.isdigit() else None
             if progress is not None:
@@ -87,7 +109,7 @@ def _download(entry: BinaryEntry, temp: Path, timeout: float, progress: Progress
     if total is not None and size != total:
         raise InfraError(f"downloading {entry.url} broke off: got {size:,} of {total:,} bytes",
                          "run the command again; the cache was left as it was")
-    return digest.hexdigest(), size
+    return _Download(digest.hexdigest(), size, last_modified, etag)
 
 
 def _check(entry: BinaryEntry, sha256: str, previous: CacheRecord | None, force: bool) -> None:
@@ -123,10 +145,11 @@ def fetch_binary(entry: BinaryEntry, cache: BinaryCache, *, force: bool = False,
     os.close(fd)
     temp = Path(name)
     try:
-        sha256, size = _download(entry, temp, timeout, progress)
+        got = _download(entry, temp, timeout, progress)
+        sha256 = got.sha256
         _check(entry, sha256, previous, force)
-        record = CacheRecord(name=entry.name, abi=entry.abi, url=entry.url, sha256=sha256, size=size,
-                             fetched_at=utc_now())
+        record = CacheRecord(name=entry.name, abi=entry.abi, url=entry.url, sha256=sha256, size=got.size,
+                             fetched_at=utc_now(), last_modified=got.last_modified, etag=got.etag)
         try:
             path = cache.store(temp, record)
         except OSError as error:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mai_bench.binaries.cache import FORCE_FETCH, BinaryCache, CacheRecord, cache_dir, verify_binary
-from mai_bench.binaries.fetch import DOWNLOAD_TIMEOUT_S, Progress, fetch_binary
 from mai_bench.binaries.manifest import CUSTOM_FLAG, BinaryEntry, Manifest, load_manifest
 from mai_bench.errors import InfraError, UsageError
 from mai_bench.hashing import sha256_file
+
+if TYPE_CHECKING:
+    from mai_bench.binaries.fetch import Progress
 
 SOURCES = ("cache", "download", "custom")
 CUSTOM_NAME = "custom"
@@ -21,13 +24,15 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 @dataclass(frozen=True)
 class BinaryFile:
     """A host file ready to push: its sha256 (checked just now), build name, ABI (None for a custom build of
-    unknown ABI) and `source`: "cache", "download" (fetched for this use) or "custom" (--benchmark-binary)."""
+    unknown ABI), `source`: "cache", "download" (fetched for this use) or "custom" (--benchmark-binary), and for a
+    downloaded build its cache record (URL, download time, size, Last-Modified, ETag)."""
 
     path: Path
     sha256: str
     name: str
     abi: str | None
     source: str
+    record: CacheRecord | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -37,7 +42,7 @@ class BinaryFile:
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "sha256": self.sha256, "name": self.name, "abi": self.abi,
-                "source": self.source}
+                "source": self.source, "origin": self.record.origin() if self.record is not None else None}
 
 
 def custom_binary(path: Path, abi: str | None = None) -> BinaryFile:
@@ -57,7 +62,7 @@ def custom_binary(path: Path, abi: str | None = None) -> BinaryFile:
 
 def resolve_binary(abi: str, name: str | None = None, custom_path: Path | None = None, *,
                    manifest: Manifest | None = None, cache: BinaryCache | None = None,
-                   progress: Progress | None = None, timeout: float = DOWNLOAD_TIMEOUT_S) -> BinaryFile:
+                   progress: Progress | None = None, timeout: float | None = None) -> BinaryFile:
     """The benchmark_model for a device reporting `abi`: `custom_path` if given; else build `name` (default the
     manifest's default) from the cache, refused if its bytes no longer match the recorded sha256; else
     downloaded now (`progress` gets bytes so far and the total)."""
@@ -71,9 +76,12 @@ def resolve_binary(abi: str, name: str | None = None, custom_path: Path | None =
         cached = _checked(cache, entry, record)
         if cached is not None:
             return cached
-    outcome = fetch_binary(entry, cache, progress=progress, timeout=timeout)
+    # Only a download needs the HTTP client (http.client, urllib: tens of ms of every run's start otherwise).
+    from mai_bench.binaries.fetch import DOWNLOAD_TIMEOUT_S, fetch_binary
+
+    outcome = fetch_binary(entry, cache, progress=progress, timeout=DOWNLOAD_TIMEOUT_S if timeout is None else timeout)
     return BinaryFile(path=outcome.path, sha256=outcome.record.sha256, name=entry.name, abi=entry.abi,
-                      source="download")
+                      source="download", record=outcome.record)
 
 
 def _checked(cache: BinaryCache, entry: BinaryEntry, record: CacheRecord) -> BinaryFile | None:
@@ -86,7 +94,8 @@ def _checked(cache: BinaryCache, entry: BinaryEntry, record: CacheRecord) -> Bin
                          f"or pass {CUSTOM_FLAG}")
     if entry.sha256 is not None and entry.sha256 != record.sha256:
         return None
-    return BinaryFile(path=check.path, sha256=record.sha256, name=entry.name, abi=entry.abi, source="cache")
+    return BinaryFile(path=check.path, sha256=record.sha256, name=entry.name, abi=entry.abi, source="cache",
+                      record=record)
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ class EntryState:
         return {"name": self.entry.name, "abi": self.entry.abi, "url": self.entry.url, "note": self.entry.note,
                 "state": self.state, "cached": self.state == "cached", "trust": self.trust, "sha256": self.sha256,
                 "size": record.size if record else None, "fetched_at": record.fetched_at if record else None,
+                "last_modified": record.last_modified if record else None, "etag": record.etag if record else None,
                 "path": str(self.path) if self.path else None}
 
 

@@ -13,35 +13,63 @@ from mai_bench.report.escape import safe_text
 @adb_server_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table.")
 def command(servers, as_json: bool) -> None:
-    """List every device on every adb server with its state, profile, SoC, OS and temperatures."""
-    from mai_bench.device.discovery import list_devices
+    """List every device on every adb server with its state, profile, SoC, OS and temperatures, and the GPU path
+    of this host (the Vulkan device LiteRT's GPU accelerator uses for --device local and loopback devices)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    listing = list_devices(servers)
-    locks = _locks(listing)
+    from mai_bench.device.discovery import list_devices
+    from mai_bench.gpu.vulkan import host_gpu
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the Vulkan search runs while the servers answer
+        gpu = pool.submit(host_gpu)
+        listing = list_devices(servers)
+        locks = _locks(listing)
+        host = gpu.result()
     if as_json:
         data = listing.to_dict()
         for entry in data["devices"]:
             entry["lock"] = locks.get((entry["server"], entry["serial"]))
+        data["host_gpu"] = host.to_dict()
         print_json(data)
         return
     _render(listing)
+    out = console()
+    _print_host_gpu(out, host)
     for (server, serial), holder in locks.items():
-        if holder:
-            console().print(safe_text(f"{serial} on {server} is in use by {holder}"), markup=False, highlight=False)
+        if holder and holder.startswith(UNUSABLE):
+            out.print(safe_text(f"{serial} on {server}: {holder}"), markup=False, highlight=False, style="red")
+        elif holder:
+            out.print(safe_text(f"{serial} on {server} is in use by {holder}"), markup=False, highlight=False)
+
+
+def _print_host_gpu(out, host) -> None:
+    what = "host GPU (LiteRT's GPU accelerator for --device local and loopback devices): "
+    if host.device is not None:
+        kind = "software: timings are labelled software GPU" if host.device.software else "hardware"
+        out.print(safe_text(f"{what}{host.device.describe()} [{kind}]"), markup=False, highlight=False)
+    else:
+        out.print(safe_text(f"{what}none ({host.describe()})"), markup=False, highlight=False, style="yellow")
+        out.print(safe_text(f"  fix: {host.fix}"), markup=False, highlight=False, style="yellow")
+
+
+UNUSABLE = "lock unusable: "  # a lock folder the device cannot write: no run can start there until it is fixed
 
 
 def _locks(listing) -> dict[tuple[str, str], str | None]:
-    """Who holds each ready device's mai-bench lock (one round trip per device), as a sentence or None."""
+    """Who holds each ready device's mai-bench lock (one round trip per device), as a sentence or None; a lock
+    folder the device cannot write is "lock unusable: <the device's error> (fix: ...)"."""
     from mai_bench.device.errors import DeviceError
-    from mai_bench.device.lock import read_lock
+    from mai_bench.device.lock import LockUnusable, read_lock
 
     locks: dict[tuple[str, str], str | None] = {}
     for d in listing.devices:
         if d.ready:
             try:
                 holder = read_lock(d.device())
+            except LockUnusable as error:
+                locks[(d.server, d.serial)] = f"{UNUSABLE}{error.reason} (fix: {error.fix})"
+                continue
             except DeviceError as error:
-                holder = None
                 locks[(d.server, d.serial)] = f"unknown ({error.reason})"
                 continue
             locks[(d.server, d.serial)] = holder.describe() if holder else None
@@ -49,10 +77,12 @@ def _locks(listing) -> dict[tuple[str, str], str | None]:
 
 
 def _temps(t) -> str:
-    """"41.2 / 30.5": the hottest CPU/GPU zone and the battery, in °C."""
-    if t is None or (t.max_temp_c is None and t.battery_c is None):
+    """"BIG 41.2 / 30.5": the hottest CPU/GPU sensor, named, and the battery, in °C; "?" for one unread."""
+    if t is None:
         return "-"
-    return " / ".join("-" if v is None else f"{v:.1f}" for v in (t.max_temp_c, t.battery_c))
+    hottest = t.hottest
+    soc = f"{hottest.name} {hottest.celsius:.1f}" if hottest is not None else "?"
+    return f"{soc} / {'?' if t.battery_c is None else f'{t.battery_c:.1f}'}"
 
 
 def _render(listing) -> None:
@@ -75,7 +105,7 @@ def _render(listing) -> None:
         # Servers and serials are typed back into --device: never wrapped or cut; the rest folds if it must.
         for column in keys:
             table.add_column(column, no_wrap=True, min_width=max(len(getattr(d, column)) for d in listing.devices))
-        for column in ("state", "profile", "model", "SoC", "ABI", "Android", "max/batt °C", "emulated"):
+        for column in ("state", "profile", "model", "SoC", "ABI", "Android", "hottest/batt °C", "emulated"):
             table.add_column(column, overflow="fold")
         for d in listing.devices:
             p = d.props
@@ -85,10 +115,16 @@ def _render(listing) -> None:
                 *(escape(getattr(d, key)) for key in keys),
                 escape(d.state) if d.ready else f"[red]{escape(d.state)}[/]",
                 escape(d.profile or "-"), escape(d.model or "-"), escape(soc), escape(p.get("ro.product.cpu.abi", "-")),
-                escape(android), _temps(d.telemetry), _emulated(d) if d.props else "-",
+                escape(android), escape(_temps(d.telemetry)), _emulated(d) if d.props else "-",
             )
         out.print(fit(out, table, key_columns=len(keys) + 1))  # the keys and the state name a stacked row
     for d in listing.devices:
+        if d.matched_by:
+            out.print(f"[yellow]{escape(d.serial)} got profile {escape(d.profile or '-')} by "
+                      f"{escape(d.matched_by)}[/]")
+        if d.ready and d.telemetry is not None and d.telemetry.problem:
+            out.print(f"[yellow]{escape(d.serial)}: {escape(d.telemetry.problem)}; the thermal gate cannot check "
+                      "its CPU/GPU temperature[/]")
         if d.lenient:
             out.print(f"[yellow]{escape(d.serial)} is a LENIENT loopback device, more forgiving than a phone: "
                       f"{escape(d.lenient)}[/]")

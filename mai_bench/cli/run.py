@@ -74,6 +74,9 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
                    "(current sources: '::', the 2022 sources: '\\:'); needed with --fidelity-input only when the "
                    "model's input name has a ':'.")
 @click.option("--op-profiling", is_flag=True, help="Add benchmark_model's op profile to the result.")
+@click.option("--peak-memory", is_flag=True,
+              help="Also report the peak memory footprint (benchmark_model's --report_peak_memory_footprint: a "
+                   "thread samples it during the timed runs, which can affect the timings).")
 @click.option("--max-temp-c", type=float, default=45.0, show_default=True,
               help="Wait before each run until the hottest CPU/GPU zone is below this.")
 @click.option("--max-battery-c", type=float, default=40.0, show_default=True,
@@ -89,7 +92,9 @@ def _delegates(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--fidelity-input", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="A RAW PNG (16-bit RGGB) fed to the model; the output is scored (PSNR/SSIM) against the host's "
                    "FP32 output of the same input.")
-@click.option("--allow-fallback", is_flag=True, help="Do not fail (exit 1) when a delegate fell back to the CPU.")
+@click.option("--allow-fallback", is_flag=True,
+              help="Time a GPU, NNAPI or Hexagon run whose delegate fell back to the CPU (reported as CPU fallback) "
+                   "instead of stopping it before its timed runs; a partial fallback then does not fail (exit 1).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write each result as JSON into this folder (atomically, as soon as it is measured).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result JSON (a list for several) on stdout.")
@@ -97,22 +102,22 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
             threads: int | None, runs: int, warmup: int, min_secs: float, max_secs: float, run_timeout: float | None,
             input_shape: tuple[int, ...] | None, gpu_backend: str | None, precision: str | None,
             nnapi_accelerator: str | None, hexagon_libs: Path | None, benchmark_binary: Path | None,
-            value_files_escape: str | None, op_profiling: bool, max_temp_c: float, max_battery_c: float,
-            cooldown_timeout: float,
+            value_files_escape: str | None, op_profiling: bool, peak_memory: bool, max_temp_c: float,
+            max_battery_c: float, cooldown_timeout: float,
             with_baselines: bool, rounds: int, fidelity_input: Path | None, allow_fallback: bool,
             out_dir: Path | None, as_json: bool, reconnect_grace: float, lock_wait: float) -> int:
     """Benchmark MODELS (.tflite files) the way the challenge did, at input 1,544,960,4 by default."""
     from mai_bench.campaign import baseline_comparisons, jobs, run_jobs, with_comparisons
     from mai_bench.cli.console import console, err_console, print_json
     from mai_bench.plan import RunPlan
-    from mai_bench.report.terminal import print_results, print_versus
     from mai_bench.results.store import save_result, write_result
 
     local = device.strip().lower() == "local"
     delegates = delegates or (("xnnpack",) if local else ("gpu",))
     settings = dict(threads=threads, runs=runs, warmup=warmup, min_secs=min_secs, max_secs=max_secs,
                     time_limit_s=run_timeout, gpu_backend=gpu_backend, precision=precision,
-                    nnapi_accelerator=nnapi_accelerator, op_profiling=op_profiling, allow_fallback=allow_fallback)
+                    nnapi_accelerator=nnapi_accelerator, op_profiling=op_profiling, peak_memory=peak_memory,
+                    allow_fallback=allow_fallback)
     if input_shape is not None:
         settings["input_shape"] = input_shape
     plans = [RunPlan(delegate=d, **settings) for d in delegates]
@@ -162,6 +167,8 @@ def command(models: tuple[Path, ...], device: str, servers, delegates: tuple[str
     if as_json:
         print_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
     else:
+        from mai_bench.report.terminal import print_results, print_versus
+
         print_results(console(), results)
         _print_log_tails(console(), results)
         if rows:

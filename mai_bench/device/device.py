@@ -17,7 +17,7 @@ import stat
 import struct
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,7 @@ from mai_bench.device.errors import (
 from mai_bench.device.props import parse_getprop
 from mai_bench.device.smartsocket import AdbFailure, Connection, ServerUnreachable, StreamClosed
 from mai_bench.device.states import fix_for_state
+from mai_bench.hashing import sha256_file
 
 SHELL_V2_FEATURE = "shell_v2"
 FEATURES_TIMEOUT_S = 5.0
@@ -168,9 +169,11 @@ class Device:
                 **ctx,
             ) from None
 
-    def _open(self, service: str, deadline: float) -> Connection:
-        """A connection to `service` on this device, already accepted."""
+    def _open(self, service: str, deadline: float, idle_s: float | None = None) -> Connection:
+        """A connection to `service` on this device, already accepted (each wait for an answer, the acceptance's
+        included, at most `idle_s` when given)."""
         conn = Connection(self.address, deadline)
+        conn.idle_s = idle_s
         try:
             conn.request(f"host:transport:{self.serial}")
             conn.request(service)
@@ -205,23 +208,27 @@ class Device:
 
     # -- shell -----------------------------------------------------------------------------------------------
 
-    def shell(self, argv: Sequence[str], timeout: float, *, check: bool = False) -> ShellResult:
+    def shell(self, argv: Sequence[str], timeout: float, *, check: bool = False, idle_s: float | None = None,
+              on_output: Callable[[bytes], None] | None = None) -> ShellResult:
         """Run `argv` on the device (each argument quoted for the device shell) with stdin closed.
 
         Uses shell_v2 when the device has it (exit code and separate stderr); otherwise the legacy shell,
         wrapped so that a unique marker carries the exit code even when the command calls `exit N`.
-        `check=True` raises DeviceError on a non-zero exit code.
+        `check=True` raises DeviceError on a non-zero exit code. For a long command that prints as it goes:
+        `idle_s` bounds each silence (DeviceTimeout when nothing arrives for that long), and `on_output` gets
+        every piece of stdout as it arrives (with the legacy shell, of the combined output).
         """
         argv = tuple(argv)
         command = quote_argv(argv)
         start = time.monotonic()
         deadline = start + timeout
-        with self._errors("shell command", timeout, argv) as partial:
+        waited = timeout if idle_s is None else min(timeout, idle_s)
+        with self._errors("shell command", waited, argv) as partial:
             if SHELL_V2_FEATURE in self._read_features(deadline):
-                code, out, err = self._shell_v2(command, deadline, partial)
+                code, out, err = self._shell_v2(command, deadline, partial, idle_s, on_output)
                 merged = False
             else:
-                code, out = self._shell_legacy(command, deadline, partial)
+                code, out = self._shell_legacy(command, deadline, partial, idle_s, on_output)
                 err, merged = b"", True
         result = ShellResult(argv, code, out, err, time.monotonic() - start, merged)
         if check and not result.ok:
@@ -235,9 +242,10 @@ class Device:
             )
         return result
 
-    def _shell_v2(self, command: str, deadline: float, partial: bytearray) -> tuple[int, bytes, bytes]:
+    def _shell_v2(self, command: str, deadline: float, partial: bytearray, idle_s: float | None = None,
+                  on_output: Callable[[bytes], None] | None = None) -> tuple[int, bytes, bytes]:
         out, err, pending = bytearray(), bytearray(), bytearray()
-        with self._open(f"shell,v2,raw:{command}", deadline) as conn:
+        with self._open(f"shell,v2,raw:{command}", deadline, idle_s) as conn:
             conn.send(_SHELL_CLOSE_STDIN)
             while True:
                 chunk = conn.read_some()
@@ -254,16 +262,21 @@ class Device:
                         return (payload[0] if payload else 255), bytes(out), bytes(err)
                     (out if kind == _SHELL_STDOUT else err if kind == _SHELL_STDERR else bytearray()).extend(payload)
                     partial.extend(payload)
+                    if on_output is not None and kind == _SHELL_STDOUT:
+                        on_output(payload)
 
-    def _shell_legacy(self, command: str, deadline: float, partial: bytearray) -> tuple[int, bytes]:
+    def _shell_legacy(self, command: str, deadline: float, partial: bytearray, idle_s: float | None = None,
+                      on_output: Callable[[bytes], None] | None = None) -> tuple[int, bytes]:
         # adbutils appends `; echo X4EXIT:$?` to the command itself, which never runs after `exit N`.
         # Running the command in its own `sh -c` keeps the outer shell alive to print the marker, and a
         # random marker cannot be faked by the command's output.
         marker = f"MAIBENCH{secrets.token_hex(8)}"
         wrapped = f"sh -c {shlex.quote(command)} </dev/null; s=$?; echo; echo {marker}$s"
-        with self._open(f"shell:{wrapped}", deadline) as conn:
+        with self._open(f"shell:{wrapped}", deadline, idle_s) as conn:
             while chunk := conn.read_some():
                 partial.extend(chunk)
+                if on_output is not None:
+                    on_output(chunk)
         found = re.search(rb"\r?\n" + marker.encode() + rb"(\d+)\r?\n?\Z", partial)
         if not found:
             raise StreamClosed("the shell ended before reporting its exit status")
@@ -279,11 +292,13 @@ class Device:
         message = conn.read_exact(size).decode("utf-8", errors="replace") if kind == b"FAIL" else repr(reply)
         raise DeviceError(f"{what}: {message}", fix, serial=self.serial, server=self.server)
 
-    def push(self, local: str | os.PathLike, remote: str, timeout: float) -> int:
-        """Copy a local file to `remote` (absolute), keeping its permission bits; return the bytes sent."""
+    def push(self, local: str | os.PathLike, remote: str, timeout: float, *, mode: int | None = None) -> int:
+        """Copy a local file to `remote` (absolute) with permission bits `mode` (default: the local file's, as
+        `adb push` does); return the bytes sent."""
         remote = _remote(remote)
         info = os.stat(local)
-        target = f"{remote},{stat.S_IFREG | stat.S_IMODE(info.st_mode)}".encode()
+        bits = stat.S_IMODE(info.st_mode) if mode is None else mode & 0o7777
+        target = f"{remote},{stat.S_IFREG | bits}".encode()
         if len(target) > SYNC_PATH_MAX_BYTES:
             raise ValueError(f"device path {remote!r} is longer than adb allows")
         deadline = time.monotonic() + timeout
@@ -359,21 +374,21 @@ class Device:
         return _U32.unpack_from(reply, 4)[0] != 0
 
     def sha256(self, path: str, timeout: float) -> str:
-        """The SHA-256 of a device file, computed on the device by `sha256sum` (toybox, Android 6+)."""
+        """The SHA-256 of a device file: computed on the device by `sha256sum` (toybox 0.7.2 or newer, about
+        Android 8.0); on an older device, which has no `sha256sum`, the file is pulled and hashed on the host
+        (the same digest, at the cost of one transfer)."""
         result = self.shell(["sha256sum", _remote(path)], timeout)
         found = _SHA256.match(result.stdout)
         if result.ok and found:
             return found.group(1).decode()
+        if result.exit_code == 127:  # the shell's "command not found": Android 7 or older
+            with tempfile.TemporaryDirectory(prefix="mai-bench-hash-") as folder:
+                local = Path(folder) / "file"
+                self.pull(path, local, timeout)
+                return sha256_file(local)
         ctx = {"serial": self.serial, "server": self.server, "command": result.argv, "exit_status": result.exit_code}
-        output = result.stdout + result.stderr
-        if result.exit_code == 127:  # the shell's "command not found"
-            raise DeviceError(
-                "sha256sum is not available on the device",
-                "mai-bench needs toybox's sha256sum (Android 6.0 or newer); install toybox or busybox on the device",
-                output=output,
-                **ctx,
-            )
-        raise DeviceError(f"cannot hash {path}", "check the file exists and is readable", output=output, **ctx)
+        raise DeviceError(f"cannot hash {path}", "check the file exists and is readable",
+                          output=result.stdout + result.stderr, **ctx)
 
     def remove(self, path: str, timeout: float, *, recursive: bool = False) -> None:
         """Delete `path` (absolute) on the device; a missing path is not an error."""

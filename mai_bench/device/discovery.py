@@ -6,6 +6,7 @@ shell command that prints the getprop listing and then the telemetry lines (tele
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,14 @@ from mai_bench.device.errors import (
     DeviceNotReady,
     UnknownDevice,
 )
-from mai_bench.device.profiles import EMULATED_PROPERTY, LENIENT_PROPERTY, Profile, load_profiles, match_profile
+from mai_bench.device.profiles import (
+    EMULATED_PROPERTY,
+    LENIENT_PROPERTY,
+    Profile,
+    explain_match,
+    load_profiles,
+    sensor_rules,
+)
 from mai_bench.device.props import parse_getprop
 from mai_bench.device.smartsocket import AdbFailure, Connection, ServerUnreachable
 from mai_bench.device.states import READY, fix_for_state
@@ -37,6 +45,8 @@ DESCRIBE_TIMEOUT_S = 15.0
 MAX_PARALLEL = 8  # probes are network waits, not CPU work
 PROBE_SEPARATOR = "@@mai-bench:telemetry@@"
 PROBE_SCRIPT = f"exec 2>/dev/null\ngetprop\necho {PROBE_SEPARATOR}\n{TELEMETRY_SCRIPT}"
+# Properties only: what picking a device for a run needs (the run reads its own telemetry before it starts).
+PROPS_SCRIPT = "exec 2>/dev/null\ngetprop\n"
 
 # The getprop values kept for every device: identity, SoC, ABI, OS, GPU driver names.
 REPORTED_PROPS = (
@@ -74,6 +84,9 @@ class DeviceInfo:
     profile: str | None = None
     probe_error: str | None = None
     emulates: str | None = None  # the SoC profile a loopback device stands in for (`--device` answers to it)
+    # How the profile was matched when not by the most specific property reported ("ro.board.platform=lahaina
+    # (...)"): a guess a reader should see.
+    matched_by: str | None = None
 
     def __post_init__(self) -> None:
         if not self.serial or not self.state:
@@ -126,6 +139,7 @@ class DeviceInfo:
             "fix": self.fix,
             "probe_error": self.probe_error,
             "profile": self.profile,
+            "profile_matched_by": self.matched_by,
             "emulates": self.emulates,
             "emulated": self.emulated,
             "lenient": self.lenient,
@@ -210,40 +224,41 @@ def list_serials(server: ServerAddress, timeout: float = LIST_TIMEOUT_S) -> list
         raise AdbServerUnreachable(str(server), f"no device list: {error or type(error).__name__}") from None
 
 
-def parse_probe(text: str) -> tuple[dict[str, str], Telemetry]:
-    """The getprop listing and telemetry printed by PROBE_SCRIPT."""
-    listing, _, telemetry = text.partition(f"\n{PROBE_SEPARATOR}\n")
-    return parse_getprop(listing), parse_telemetry(telemetry)
-
-
 def info_from_probe(
-    server: str, serial: str, text: str, profiles: Mapping[str, Profile] | None = None
+    server: str, serial: str, text: str, profiles: Mapping[str, Profile] | None = None, *, telemetry: bool = True
 ) -> DeviceInfo:
-    """A ready device's DeviceInfo from the probe output (pure: used on recorded outputs too)."""
-    props, telemetry = parse_probe(text)
-    profile = match_profile(props, profiles)
+    """A ready device's DeviceInfo from the probe output (pure: used on recorded outputs too): the getprop
+    listing picks the profile, whose SoC family names the sensors of the telemetry that follows it."""
+    listing, _, rest = text.partition(f"\n{PROBE_SEPARATOR}\n")
+    props = parse_getprop(listing)
+    found = explain_match(props, profiles)
+    profile = found.profile if found else None
+    readings = parse_telemetry(rest, sensor_rules(profile)) if telemetry else None  # PROPS_SCRIPT: not read
     kept = {key: props[key] for key in REPORTED_PROPS if props.get(key)}
-    return DeviceInfo(server, serial, READY, props=kept, telemetry=telemetry, profile=profile.name if profile else None,
-                      emulates=profile.emulates if profile else None)
+    return DeviceInfo(server, serial, READY, props=kept, telemetry=readings, profile=profile.name if profile else None,
+                      emulates=profile.emulates if profile else None,
+                      matched_by=found.describe() if found is not None and found.fallback else None)
 
 
-def describe(device: Device, timeout: float = DESCRIBE_TIMEOUT_S, profiles: Mapping[str, Profile] | None = None) -> DeviceInfo:
-    """Read a device's properties, telemetry and profile (one shell command); errors become `probe_error`."""
+def describe(device: Device, timeout: float = DESCRIBE_TIMEOUT_S, profiles: Mapping[str, Profile] | None = None, *,
+             telemetry: bool = True) -> DeviceInfo:
+    """Read a device's properties, telemetry (unless `telemetry=False`) and profile (one shell command); errors
+    become `probe_error`."""
     try:
-        result = device.shell(["sh", "-c", PROBE_SCRIPT], timeout, check=True)
+        result = device.shell(["sh", "-c", PROBE_SCRIPT if telemetry else PROPS_SCRIPT], timeout, check=True)
     except DeviceNotReady as error:
         return DeviceInfo(device.server, device.serial, error.state, fix=error.fix, probe_error=error.reason)
     except DeviceError as error:
         return DeviceInfo(device.server, device.serial, READY, fix=error.fix, probe_error=error.reason)
-    return info_from_probe(device.server, device.serial, result.out, profiles)
+    return info_from_probe(device.server, device.serial, result.out, profiles, telemetry=telemetry)
 
 
-def _entry(server: ServerAddress, serial: str, state: str, probe: bool, profiles) -> DeviceInfo:
+def _entry(server: ServerAddress, serial: str, state: str, probe: bool, profiles, telemetry: bool = True) -> DeviceInfo:
     if state != READY:
         return DeviceInfo(str(server), serial, state, fix=fix_for_state(state, serial, server))
     if not probe:
         return DeviceInfo(str(server), serial, state)
-    return describe(Device(serial, server), profiles=profiles)
+    return describe(Device(serial, server), profiles=profiles, telemetry=telemetry)
 
 
 def list_devices(
@@ -251,8 +266,10 @@ def list_devices(
     *,
     probe: bool = True,
     profiles: Mapping[str, Profile] | None = None,
+    telemetry: bool = True,
 ) -> DeviceListing:
-    """Every device on every server (default: the one adb itself uses), described unless `probe=False`.
+    """Every device on every server (default: the one adb itself uses), described unless `probe=False` (with
+    its telemetry unless `telemetry=False`).
 
     A server that does not answer is reported in `problems` while the others' devices are listed; when no
     server answers, raises AdbServerUnreachable (one server) or InfraError (several).
@@ -277,8 +294,31 @@ def list_devices(
             problems[0].fix,
         )
     found = [(s, serial, state) for s, a in zip(addresses, answers) if not isinstance(a, Exception) for serial, state in a]
-    devices = _parallel(lambda item: _entry(*item, probe, profiles), found)
+    devices = _parallel(lambda item: _entry(*item, probe, profiles, telemetry), found)
     return DeviceListing(tuple(str(a) for a in addresses), tuple(devices), tuple(problems))
+
+
+# How alike a --device value and a profile name must be (difflib's ratio) for "did you mean": `sm845` and `sm8450`
+# are 0.91 alike, `gs210` and `gs201` 0.8; serials (`R5CT1234ABC`, `emulator-5554`) stay far below.
+CLOSE_PROFILE_RATIO = 0.75
+
+
+def closest_profile(name: str, profiles: Mapping[str, Profile] | None = None) -> str | None:
+    """The profile name (or the name a profile `emulates`) that `name` most likely misspells, or None."""
+    import difflib
+
+    known = load_profiles() if profiles is None else profiles
+    names = sorted({*known, *(p.emulates for p in known.values() if p.emulates)})
+    name = name.strip().lower()
+    found = difflib.get_close_matches(name, names, n=len(names), cutoff=CLOSE_PROFILE_RATIO)
+
+    def likeness(candidate: str) -> tuple[float, int]:
+        # Equal ratios (`sm845`: sm8450 and sm8475 alike) go to the longer common start: a typo drops or swaps
+        # the last characters more often than the first.
+        prefix = len(os.path.commonprefix([name, candidate]))
+        return difflib.SequenceMatcher(None, name, candidate).ratio(), prefix
+
+    return max(found, key=likeness) if found else None
 
 
 def resolve_devices(
@@ -286,7 +326,8 @@ def resolve_devices(
     servers: Iterable[ServerAddress] | None = None,
     profiles: Mapping[str, Profile] | None = None,
 ) -> tuple[DeviceInfo, ...]:
-    """The ready devices `--device SPEC` selects, described.
+    """The ready devices `--device SPEC` selects, described without telemetry (a run reads its own right before
+    it starts; each reading costs a `dumpsys` or two on a phone).
 
     SPEC is `all` (every ready device), a profile name (every ready device of that profile, or of a profile
     that `emulates` it), `HOST:PORT/SERIAL`, or a serial on any of `servers`. `local` is the caller's.
@@ -299,7 +340,7 @@ def resolve_devices(
     name = spec.lower()
 
     if name == "all" or any(p.answers_to(name) for p in known.values()):
-        listing = list_devices(addresses, profiles=known)
+        listing = list_devices(addresses, profiles=known, telemetry=False)
         chosen = tuple(
             d for d in listing.ready if name == "all" or (d.profile is not None and known[d.profile].answers_to(name))
         )
@@ -320,9 +361,11 @@ def resolve_devices(
     matches = [d for d in listing.devices if d.serial == serial]
     if not matches:
         names = ", ".join(sorted(p for p in known if not known[p].emulated))
+        close = closest_profile(spec, known)
         raise UnknownDevice(
             f"--device {spec!r} is neither a device profile nor an attached serial",
-            f"use a serial from `mai-bench devices`, `all`, or a profile: {names}",
+            (f"did you mean {close}? " if close else "")
+            + f"use a serial from `mai-bench devices`, `all`, or a profile: {names}",
             attached=listing.summary(),
         )
     if len(matches) > 1:
@@ -333,7 +376,7 @@ def resolve_devices(
     entry = matches[0]
     if entry.state != READY:
         raise DeviceNotReady(f"the device is {entry.state}", entry.fix, state=entry.state, serial=serial, server=entry.server)
-    info = describe(entry.device(), profiles=known)
+    info = describe(entry.device(), profiles=known, telemetry=False)
     if not info.ready:
         raise DeviceNotReady(
             f"the device could not be read: {info.probe_error}", info.fix, state=info.state, serial=serial, server=info.server

@@ -32,10 +32,12 @@ class StreamClosed(EOFError):
 
 
 class Connection:
-    """One smart-socket connection whose every read and write must finish before `deadline` (time.monotonic)."""
+    """One smart-socket connection whose every read and write must finish before `deadline` (time.monotonic);
+    with `idle_s` set, a read also fails when nothing arrives for that long."""
 
     def __init__(self, server: ServerAddress, deadline: float):
         self.deadline = deadline
+        self.idle_s: float | None = None
         self._buffer = bytearray()
         try:
             sock = socket.create_connection((server.host, server.port), timeout=min(CONNECT_TIMEOUT_S, self._left()))
@@ -93,7 +95,8 @@ class Connection:
         return self.read_exact(length)
 
     def _fill(self) -> bool:
-        self._sock.settimeout(self._left())
+        left = self._left()
+        self._sock.settimeout(left if self.idle_s is None else min(left, self.idle_s))
         chunk = self._sock.recv(RECV_CHUNK_BYTES)
         self._buffer += chunk
         return bool(chunk)

@@ -1,8 +1,12 @@
 """Read a .tflite file into a ModelInfo: tensors, ops, parameters, size and hash, without TensorFlow.
 
-The flatbuffer is read with the schema bindings shipped in the ai-edge-litert wheel. Python flatbuffers has no
-verifier, so every accessor runs on untrusted bytes: damaged files are turned into ModelError, never into a
-struct/index error, and vector lengths are checked against the file size before anything loops over them.
+The flatbuffer is read by `_Table` below, the few lines of the flatbuffers runtime the reader needs, with the
+field slots of the TFLite schema (those of the generated bindings in the ai-edge-litert wheel; its enum names
+are in `tflite_schema`, and tests/model/test_tflite_schema.py checks both against the bindings). The bindings
+themselves are not imported: they import the `flatbuffers` package, which imports numpy, 0.13 s of every
+`mai-bench run`. Flatbuffers have no verifier, so every access runs on untrusted bytes: damaged files are turned
+into ModelError, never into a struct/index error, and vector lengths are checked against the file size before
+anything loops over them.
 """
 
 from __future__ import annotations
@@ -14,22 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import flatbuffers
-from ai_edge_litert import schema_py_generated as schema
-
 from mai_bench.errors import ModelError
+from mai_bench.model import tflite_schema as schema
 
 FILE_IDENTIFIER = b"TFL3"
 MIB = 1024 * 1024
 _CHUNK = 1 << 20
 
-# What accessors raise on damaged bytes (offsets past the end, numpy views too short, out-of-range numbers),
-# found by fuzzing; the value checks below raise ValueError too. Anything else is a bug and stays a traceback.
+# What accessors raise on damaged bytes (offsets past the end or before the start, out-of-range numbers), found
+# by fuzzing; the value checks below raise ValueError too. Anything else is a bug and stays a traceback.
 _DAMAGE = (struct.error, ValueError, TypeError)
 
-_BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-_DTYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-_MIRROR_PAD_MODES = {v: k for k, v in vars(schema.MirrorPadMode).items() if not k.startswith("_")}
+_BUILTIN_NAMES = schema.BUILTIN_OPERATORS
+_DTYPE_NAMES = {code: name.lower() for code, name in schema.TENSOR_TYPES.items()}
+_MIRROR_PAD_MODES = schema.MIRROR_PAD_MODES
 
 # What a file that is not a model usually is, by its first bytes: names the mistake in the error message.
 _KNOWN_MAGIC = {
@@ -206,14 +208,13 @@ def read_model(path: str | Path) -> ModelInfo:
     data, sha256 = _read_bytes(path)
     _check_identifier(path, data)
     try:
-        fb_model = schema.Model.GetRootAs(data, 0)
-        version = fb_model.Version()
-        op_names = _op_names(fb_model, len(data))
-        constant_buffers = _constant_buffers(fb_model, len(data))
-        n_subgraphs = _length(fb_model.SubgraphsLength(), 4, len(data))
+        fb_model = _Table(data, _U32.unpack_from(data, 0)[0])
+        version = fb_model.scalar(_MODEL_VERSION, _U32)
+        op_names = _op_names(fb_model)
+        constant_buffers = _constant_buffers(fb_model)
         subgraphs = tuple(
-            _read_subgraph(fb_model.Subgraphs(i), i, op_names, constant_buffers, len(data))
-            for i in range(n_subgraphs)
+            _read_subgraph(table, i, op_names, constant_buffers)
+            for i, table in enumerate(fb_model.tables(_MODEL_SUBGRAPHS))
         )
         if not subgraphs:
             raise ValueError("the model has no subgraphs")
@@ -248,7 +249,7 @@ def _read_bytes(path: Path) -> tuple[bytes, str]:
 
 
 def _check_identifier(path: Path, data: bytes) -> None:
-    if len(data) >= 8 and flatbuffers.util.BufferHasIdentifier(data, 0, FILE_IDENTIFIER):
+    if len(data) >= 8 and data[4:8] == FILE_IDENTIFIER:
         return
     what = next((name for magic, name in _KNOWN_MAGIC.items() if data.startswith(magic)), None)
     if what:
@@ -270,58 +271,142 @@ def _length(n: int, element_bytes: int, file_size: int) -> int:
     return n
 
 
-def _ints(is_none: bool, as_numpy) -> tuple[int, ...]:
-    # The generated *AsNumpy accessors return 0 (not an empty array) when the field is absent.
-    return () if is_none else tuple(int(x) for x in as_numpy())
+_U8, _I8, _U16, _I32, _U32, _U64, _F32 = (struct.Struct(f) for f in ("<B", "<b", "<H", "<i", "<I", "<Q", "<f"))
+
+# Field slots (vtable offsets) of the TFLite schema, as in the generated bindings' `self._tab.Offset(N)`.
+_MODEL_VERSION, _MODEL_OPCODES, _MODEL_SUBGRAPHS, _MODEL_BUFFERS = 4, 6, 8, 12
+_OPCODE_DEPRECATED_BUILTIN, _OPCODE_CUSTOM, _OPCODE_BUILTIN = 4, 6, 10
+_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 4, 6, 8
+_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS, _SUBGRAPH_NAME = 4, 6, 8, 10, 12
+_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_BUFFER, _TENSOR_NAME, _TENSOR_SIGNATURE = 4, 6, 8, 10, 18
+_OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS, _OP_OPTIONS_TYPE, _OP_OPTIONS = 4, 6, 8, 10, 12
 
 
-def _op_names(fb_model, file_size: int) -> tuple[str, ...]:
+class _Table:
+    """A flatbuffer table at `pos` of `buf`: what the generated accessors do (a field through the vtable; scalars,
+    strings, int32 vectors, tables and vectors of tables), with every offset checked to lie inside the buffer."""
+
+    __slots__ = ("buf", "pos", "_vtable", "_vtable_size")
+
+    def __init__(self, buf: bytes, pos: int):
+        self.buf = buf
+        self.pos = _inside(buf, pos)
+        self._vtable = _inside(buf, pos - _I32.unpack_from(buf, pos)[0])
+        self._vtable_size = _U16.unpack_from(buf, self._vtable)[0]
+
+    def _field(self, slot: int) -> int:
+        """Where the field of vtable offset `slot` is (0: absent, the schema's default applies)."""
+        if slot >= self._vtable_size:
+            return 0
+        offset = _U16.unpack_from(self.buf, self._vtable + slot)[0]
+        return self.pos + offset if offset else 0
+
+    def has(self, slot: int) -> bool:
+        return self._field(slot) != 0
+
+    def scalar(self, slot: int, kind: struct.Struct, default: int | float = 0) -> Any:
+        at = self._field(slot)
+        return kind.unpack_from(self.buf, at)[0] if at else default
+
+    def _indirect(self, at: int) -> int:
+        return _inside(self.buf, at + _U32.unpack_from(self.buf, at)[0])
+
+    def string(self, slot: int) -> bytes | None:
+        at = self._field(slot)
+        if not at:
+            return None
+        start = self._indirect(at)
+        length = _length(_U32.unpack_from(self.buf, start)[0], 1, len(self.buf))
+        return bytes(self.buf[start + 4:start + 4 + length])
+
+    def _vector(self, slot: int, element_bytes: int) -> tuple[int, int] | None:
+        """(first element's position, length) of a vector field, None when absent."""
+        at = self._field(slot)
+        if not at:
+            return None
+        start = self._indirect(at)
+        length = _length(_U32.unpack_from(self.buf, start)[0], element_bytes, len(self.buf))
+        if start + 4 + length * element_bytes > len(self.buf):
+            raise ValueError(f"a vector of {length} elements runs past the end of the file")
+        return start + 4, length
+
+    def length(self, slot: int) -> int:
+        """Length of a vector field (of bytes, or of anything), 0 when absent."""
+        vector = self._vector(slot, 1)
+        return 0 if vector is None else vector[1]
+
+    def ints(self, slot: int) -> tuple[int, ...] | None:
+        """An int32 vector field, None when absent."""
+        vector = self._vector(slot, 4)
+        if vector is None:
+            return None
+        start, length = vector
+        return struct.unpack_from(f"<{length}i", self.buf, start)
+
+    def tables(self, slot: int) -> list[_Table]:
+        """A vector of tables, [] when absent."""
+        vector = self._vector(slot, 4)
+        if vector is None:
+            return []
+        start, length = vector
+        return [_Table(self.buf, self._indirect(start + 4 * j)) for j in range(length)]
+
+    def table(self, slot: int) -> _Table | None:
+        """A table field (a union's value), None when absent."""
+        at = self._field(slot)
+        return _Table(self.buf, self._indirect(at)) if at else None
+
+
+def _inside(buf: bytes, pos: int) -> int:
+    # struct would read a negative position from the end of the buffer.
+    if not 0 <= pos < len(buf):
+        raise ValueError(f"offset {pos} is outside the {len(buf)}-byte file")
+    return pos
+
+
+def _op_names(fb_model: _Table) -> tuple[str, ...]:
     names = []
-    for i in range(_length(fb_model.OperatorCodesLength(), 4, file_size)):
-        code = fb_model.OperatorCodes(i)
+    for code in fb_model.tables(_MODEL_OPCODES):
         # Codes above 127 live in builtin_code; older files only fill the int8 deprecated field.
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        if builtin == schema.BuiltinOperator.CUSTOM:
-            custom = (code.CustomCode() or b"").decode("utf-8", errors="replace")
+        builtin = max(code.scalar(_OPCODE_BUILTIN, _I32), code.scalar(_OPCODE_DEPRECATED_BUILTIN, _I8))
+        if builtin == schema.CUSTOM:
+            custom = (code.string(_OPCODE_CUSTOM) or b"").decode("utf-8", errors="replace")
             names.append(f"FLEX:{custom[len('Flex'):]}" if custom.startswith("Flex") else f"CUSTOM:{custom}")
         else:
             names.append(_BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}"))
     return tuple(names)
 
 
-def _constant_buffers(fb_model, file_size: int) -> tuple[bool, ...]:
+def _constant_buffers(fb_model: _Table) -> tuple[bool, ...]:
     """For each buffer: does it hold data (inline, or at an offset for files above 2 GB)?"""
-    flags = []
-    for i in range(_length(fb_model.BuffersLength(), 4, file_size)):
-        buffer = fb_model.Buffers(i)
-        flags.append(buffer.DataLength() > 0 or (buffer.Offset() > 1 and buffer.Size() > 0))
-    return tuple(flags)
+    return tuple(buffer.length(_BUFFER_DATA) > 0
+                 or (buffer.scalar(_BUFFER_OFFSET, _U64) > 1 and buffer.scalar(_BUFFER_SIZE, _U64) > 0)
+                 for buffer in fb_model.tables(_MODEL_BUFFERS))
 
 
-def _read_subgraph(fb_sg, index: int, op_names: tuple[str, ...], constant: tuple[bool, ...], size: int) -> SubgraphInfo:
+def _read_subgraph(fb_sg: _Table, index: int, op_names: tuple[str, ...], constant: tuple[bool, ...]) -> SubgraphInfo:
     tensors = []
-    for t in range(_length(fb_sg.TensorsLength(), 4, size)):
-        fb_t = fb_sg.Tensors(t)
-        shape = _ints(fb_t.ShapeIsNone(), fb_t.ShapeAsNumpy)
-        signature = _ints(fb_t.ShapeSignatureIsNone(), fb_t.ShapeSignatureAsNumpy) or shape
-        buffer = fb_t.Buffer()
+    for t, fb_t in enumerate(fb_sg.tables(_SUBGRAPH_TENSORS)):
+        shape = fb_t.ints(_TENSOR_SHAPE) or ()
+        signature = fb_t.ints(_TENSOR_SIGNATURE) or shape
+        buffer = fb_t.scalar(_TENSOR_BUFFER, _U32)
         if buffer >= max(len(constant), 1):
             raise ValueError(f"tensor {t} points at buffer {buffer}, the file has {len(constant)}")
+        dtype = fb_t.scalar(_TENSOR_TYPE, _I8)
         tensors.append(
             TensorInfo(
                 index=t,
-                name=(fb_t.Name() or b"").decode("utf-8", errors="replace"),
+                name=(fb_t.string(_TENSOR_NAME) or b"").decode("utf-8", errors="replace"),
                 shape=shape,
                 shape_signature=signature,
-                dtype=_DTYPE_NAMES.get(fb_t.Type(), f"unknown({fb_t.Type()})"),
+                dtype=_DTYPE_NAMES.get(dtype, f"unknown({dtype})"),
                 buffer=buffer,
                 is_constant=bool(constant) and constant[buffer],
             )
         )
     ops = []
-    for o in range(_length(fb_sg.OperatorsLength(), 4, size)):
-        fb_op = fb_sg.Operators(o)
-        opcode = fb_op.OpcodeIndex()
+    for o, fb_op in enumerate(fb_sg.tables(_SUBGRAPH_OPERATORS)):
+        opcode = fb_op.scalar(_OP_OPCODE, _U32)
         if opcode >= len(op_names):
             raise ValueError(f"operator {o} uses opcode {opcode}, the file defines {len(op_names)}")
         name = op_names[opcode]
@@ -331,17 +416,17 @@ def _read_subgraph(fb_sg, index: int, op_names: tuple[str, ...], constant: tuple
                 subgraph=index,
                 index=o,
                 name=name,
-                inputs=_ints(fb_op.InputsIsNone(), fb_op.InputsAsNumpy),
-                outputs=_ints(fb_op.OutputsIsNone(), fb_op.OutputsAsNumpy),
+                inputs=fb_op.ints(_OP_INPUTS) or (),
+                outputs=fb_op.ints(_OP_OUTPUTS) or (),
                 options=reader(fb_op) if reader else {},
             )
         )
     return SubgraphInfo(
         index=index,
-        name=(fb_sg.Name() or b"").decode("utf-8", errors="replace"),
+        name=(fb_sg.string(_SUBGRAPH_NAME) or b"").decode("utf-8", errors="replace"),
         tensors=tuple(tensors),
-        inputs=_ints(fb_sg.InputsIsNone(), fb_sg.InputsAsNumpy),
-        outputs=_ints(fb_sg.OutputsIsNone(), fb_sg.OutputsAsNumpy),
+        inputs=fb_sg.ints(_SUBGRAPH_INPUTS) or (),
+        outputs=fb_sg.ints(_SUBGRAPH_OUTPUTS) or (),
         ops=tuple(ops),
     )
 
@@ -373,48 +458,43 @@ def _param_count(subgraphs: tuple[SubgraphInfo, ...]) -> int:
     return sum(counted.values())
 
 
-def _options(fb_op, expected_type: int, options_class):
-    """The op's builtin options table as `options_class`, or None when absent (defaults apply)."""
-    if fb_op.BuiltinOptionsType() != expected_type:
+def _options(fb_op: _Table, options: str) -> _Table | None:
+    """The op's builtin options table if it is of type `options`, else None (defaults apply)."""
+    if fb_op.scalar(_OP_OPTIONS_TYPE, _U8) != schema.OPTIONS[options]:
         return None
-    table = fb_op.BuiltinOptions()
-    if table is None:
-        return None
-    options = options_class()
-    options.Init(table.Bytes, table.Pos)
-    return options
+    return fb_op.table(_OP_OPTIONS)
 
 
-def _mirror_pad(fb_op) -> dict[str, Any]:
-    opts = _options(fb_op, schema.BuiltinOptions.MirrorPadOptions, schema.MirrorPadOptions)
-    mode = opts.Mode() if opts else schema.MirrorPadMode.REFLECT
+def _mirror_pad(fb_op: _Table) -> dict[str, Any]:
+    opts = _options(fb_op, "MirrorPadOptions")
+    mode = opts.scalar(4, _I8) if opts else schema.REFLECT  # MirrorPadOptions.mode
     return {"mode": _MIRROR_PAD_MODES.get(mode, str(mode))}
 
 
-def _softmax(fb_op) -> dict[str, Any]:
-    opts = _options(fb_op, schema.BuiltinOptions.SoftmaxOptions, schema.SoftmaxOptions)
-    return {"beta": float(opts.Beta()) if opts else 0.0}
+def _softmax(fb_op: _Table) -> dict[str, Any]:
+    opts = _options(fb_op, "SoftmaxOptions")
+    return {"beta": float(opts.scalar(4, _F32, 0.0)) if opts else 0.0}  # SoftmaxOptions.beta
 
 
-def _depth_to_space(fb_op) -> dict[str, Any]:
-    opts = _options(fb_op, schema.BuiltinOptions.DepthToSpaceOptions, schema.DepthToSpaceOptions)
-    return {"block_size": int(opts.BlockSize()) if opts else 0}
+def _depth_to_space(fb_op: _Table) -> dict[str, Any]:
+    opts = _options(fb_op, "DepthToSpaceOptions")
+    return {"block_size": int(opts.scalar(4, _I32)) if opts else 0}  # DepthToSpaceOptions.block_size
 
 
-def _strided_slice(fb_op) -> dict[str, Any]:
-    opts = _options(fb_op, schema.BuiltinOptions.StridedSliceOptions, schema.StridedSliceOptions)
+def _strided_slice(fb_op: _Table) -> dict[str, Any]:
+    opts = _options(fb_op, "StridedSliceOptions")
     if opts is None:
         return {"ellipsis_mask": 0, "new_axis_mask": 0, "shrink_axis_mask": 0}
-    return {
-        "ellipsis_mask": int(opts.EllipsisMask()),
-        "new_axis_mask": int(opts.NewAxisMask()),
-        "shrink_axis_mask": int(opts.ShrinkAxisMask()),
+    return {  # StridedSliceOptions slots 8, 10, 12
+        "ellipsis_mask": int(opts.scalar(8, _I32)),
+        "new_axis_mask": int(opts.scalar(10, _I32)),
+        "shrink_axis_mask": int(opts.scalar(12, _I32)),
     }
 
 
-def _batch_matmul(fb_op) -> dict[str, Any]:
-    opts = _options(fb_op, schema.BuiltinOptions.BatchMatMulOptions, schema.BatchMatMulOptions)
-    return {"adj_x": bool(opts and opts.AdjX())}
+def _batch_matmul(fb_op: _Table) -> dict[str, Any]:
+    opts = _options(fb_op, "BatchMatMulOptions")
+    return {"adj_x": bool(opts and opts.scalar(4, _U8))}  # BatchMatMulOptions.adj_x
 
 
 # Only the options something downstream reads: GPU delegate constraints (gpu_ops) and MACs (macs).

@@ -20,6 +20,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 from mai_bench.baselines import table1  # noqa: E402
 from mai_bench.report.escape import chart_text  # noqa: E402
 from mai_bench.report.merge import Config, Report, Row  # noqa: E402
+from mai_bench.results.label import timings_label  # noqa: E402
+from mai_bench.results.schema import Result  # noqa: E402
 from mai_bench.score import equal_score_psnr  # noqa: E402
 from mai_bench.stats.config import device_id  # noqa: E402
 
@@ -107,8 +109,16 @@ def _distribution_stats(row: Row) -> dict | None:
             "whishi": max(lat.max if lat.max is not None else high, high, median)}
 
 
+def result_label(index: int, result: Result) -> str:
+    """A result's name on the latency chart: number, model, what produced the timings, device. Each part is cut
+    on its own, so a long model name never cuts off a "CPU fallback" label."""
+    parts = (result.model.name, timings_label(result), device_id(result.device))
+    return f"{index}. " + " / ".join(chart_text(part, 30) for part in parts)
+
+
 def latency_svg(rows: Sequence[Row]) -> str | None:
-    """Per result: the box spans p5 to p95 around the median, whiskers min to max (None: nothing measured)."""
+    """Per result: the box spans p5 to p95 around the median, whiskers min to max (None: nothing measured). A
+    requested accelerator that did not take the whole graph is labelled CPU fallback, not with its name."""
     items = [(row, stats) for row in rows if (stats := _distribution_stats(row)) is not None]
     if not items:
         return None
@@ -116,9 +126,7 @@ def latency_svg(rows: Sequence[Row]) -> str | None:
     ax = fig.add_subplot()
     stats = []
     for i, (row, item) in enumerate(items, 1):
-        r = row.result
-        stats.append({**item, "label": chart_text(f"{i}. {r.model.name} / {r.delegate} / {device_id(r.device)}",
-                                                  70)})
+        stats.append({**item, "label": result_label(i, row.result)})
     box = ax.bxp(stats, orientation="horizontal", showfliers=False, patch_artist=True, widths=0.55)
     for patch, (row, _) in zip(box["boxes"], items):
         patch.set_facecolor("#a1c9f4" if row.result.measured else "#f4a1a1")

@@ -1,5 +1,8 @@
 """The report as CSV: one row per result, the columns listed (and documented in docs/REPORTS.md) in COLUMNS.
 
+`delegate` names what produced the row's timings: the delegate, or "CPU fallback (gpu failed)" / "CPU fallback
+(gpu partial)" when a requested accelerator did not take the whole graph; `requested_delegate` what was asked for.
+
 Numbers are written at full precision (Python's shortest round-trip form), a missing value as an empty cell,
 booleans as True/False, so `pandas.read_csv` gives back the same values. Text cells pass through `csv_text`:
 control characters become visible escapes and a leading = + - @ gets a `'` (no spreadsheet formulas).
@@ -13,11 +16,13 @@ from typing import Any
 
 from mai_bench.report.escape import csv_text
 from mai_bench.report.merge import Report, Row, runtime_kind
+from mai_bench.results.label import timings_label
 from mai_bench.stats.config import device_id
 
 COLUMNS = (
     "created_at", "model", "model_sha256", "model_size_bytes", "input_shape", "device", "device_serial",
-    "device_backend", "soc", "profile", "emulated", "delegate", "status", "threads", "runtime_kind",
+    "device_backend", "soc", "profile", "emulated", "delegate", "requested_delegate", "status", "threads",
+    "runtime_kind",
     "init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "std_ms", "min_ms", "max_ms", "median_ms", "p5_ms", "p95_ms",
     "count", "peak_mb", "nodes_delegated", "nodes_total", "binary", "binary_sha256",
     "psnr", "ssim", "fidelity_count", "score", "score_runtime", "score_comparable", "score_note", "warnings",
@@ -32,7 +37,8 @@ def row_values(row: Row) -> dict[str, Any]:
         "created_at": r.created_at, "model": r.model.name, "model_sha256": r.model.sha256,
         "model_size_bytes": r.model.size_bytes, "input_shape": None if shape is None else "x".join(map(str, shape)),
         "device": device_id(r.device), "device_serial": r.device.serial, "device_backend": r.device.backend,
-        "soc": r.device.soc, "profile": r.device.profile, "emulated": r.device.emulated, "delegate": r.delegate,
+        "soc": r.device.soc, "profile": r.device.profile, "emulated": r.device.emulated,
+        "delegate": timings_label(r), "requested_delegate": r.delegate,
         "status": r.status, "threads": r.threads, "runtime_kind": runtime_kind(r),
         "init_ms": lat.init, "first_ms": lat.first, "warmup_avg_ms": lat.warmup_avg, "avg_ms": lat.avg,
         "std_ms": lat.std, "min_ms": lat.min, "max_ms": lat.max, "median_ms": lat.median, "p5_ms": lat.p5,

@@ -10,6 +10,7 @@ from mai_bench.report import charts
 from mai_bench.report.escape import html_text
 from mai_bench.report.merge import Report, runtime_kind
 from mai_bench.report.numbers import fmt_interval, fmt_ms, fmt_psnr, fmt_score, fmt_ssim, status_level
+from mai_bench.results.label import timings_label
 from mai_bench.stats.config import device_id
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -56,7 +57,7 @@ def _summary(report: Report) -> str:
         rows.append(f"<tr{cls}>" + _cells([
             _status(c.status), html_text(first.model.name, NAME_LIMIT),
             html_text(device_id(first.device), NAME_LIMIT), html_text(first.delegate),
-            html_text(runtime_kind(first)), str(s.rounds), html_text(fmt_interval(s)), html_text(s.method),
+            html_text(runtime_kind(c.typical)), str(s.rounds), html_text(fmt_interval(s)), html_text(s.method),
             fmt_psnr(c.fidelity.psnr if c.fidelity else None), fmt_ssim(c.fidelity.ssim if c.fidelity else None),
             score], numeric={5, 6, 8, 9, 10}) + "</tr>")
     table = _table(["status", "model", "device", "delegate", "runtime", "rounds", "median ms (95% CI)",
@@ -75,7 +76,7 @@ def _results(report: Report) -> str:
         shape = "x".join(map(str, r.model.input_shape)) if r.model.input_shape else "-"
         rows.append(f"<tr{cls}>" + _cells([
             str(i), html_text(r.model.name, NAME_LIMIT), html_text(r.device.serial, NAME_LIMIT),
-            html_text(r.delegate), _status(r.status), html_text(shape),
+            html_text(timings_label(r)), _status(r.status), html_text(shape),
             html_text("-" if r.threads is None else r.threads),
             fmt_ms(lat.init), fmt_ms(lat.first), fmt_ms(lat.avg), fmt_ms(lat.std), fmt_ms(lat.median), fmt_ms(lat.p5),
             fmt_ms(lat.p95), "-" if lat.count is None else str(lat.count),
@@ -83,7 +84,8 @@ def _results(report: Report) -> str:
             + "</tr>")
     return _table(["#", "model", "device serial", "delegate", "status", "input", "threads", "init", "first", "avg",
                    "std", "median", "p5", "p95", "runs", "model sha256", "created"], rows,
-                  "Every result (milliseconds); the numbers match the latency chart.")
+                  "Every result (milliseconds); the numbers match the latency chart. A requested accelerator that "
+                  "did not take the whole graph is shown as CPU fallback: its numbers are not the delegate's.")
 
 
 def _warnings(report: Report) -> str:

@@ -33,7 +33,8 @@ def render(report: Report) -> str:
                 score += f" [{len(footnotes)}]"
             lines.append(" | ".join([
                 f"| {status_mark(c.status)} {md_text(c.status)}", md_text(first.model.name, NAME_LIMIT),
-                md_text(device_id(first.device), NAME_LIMIT), md_text(first.delegate), md_text(runtime_kind(first)),
+                md_text(device_id(first.device), NAME_LIMIT), md_text(first.delegate),
+                md_text(runtime_kind(c.typical)),
                 fmt_interval(s), str(s.rounds), fmt_psnr(c.fidelity.psnr if c.fidelity else None),
                 fmt_ssim(c.fidelity.ssim if c.fidelity else None), score]) + " |")
         lines.append("")

@@ -14,6 +14,7 @@ from mai_bench.baselines import PROFILE as CHALLENGE_PROFILE
 from mai_bench.baselines import REFERENCE_MODELS, SOURCE
 from mai_bench.challenge import FULL_HD_INPUT
 from mai_bench.report.inputs import Fidelity
+from mai_bench.results.label import timings_label
 from mai_bench.results.schema import Result
 from mai_bench.score import FORMULA, PSNR_RANGE_DB, challenge_score, plausible_psnr
 from mai_bench.stats.advice import Advice, result_advice
@@ -44,23 +45,37 @@ class Scored:
                 "not_comparable": self.not_comparable}
 
 
+def _software_gpu(result: Result) -> str | None:
+    from mai_bench.gpu.labels import host_gpu_label, software_gpu
+
+    if result.delegate != "gpu" or timings_label(result) != result.delegate:
+        return None  # not the GPU's numbers: a CPU fallback's
+    return software_gpu(result.device) or host_gpu_label(result.device)
+
+
 def runtime_kind(result: Result) -> str:
     """Where a runtime comes from, in words a report can show."""
     device = result.device
+    software = _software_gpu(result)
     if device.backend == "host":
-        return "host CPU"
+        return f"host {software}" if software else "host CPU"
     if device.emulated:
-        return "emulated device (host CPU)"
+        return f"emulated device ({software} on the host CPU)" if software else "emulated device (host CPU)"
+    label = timings_label(result)
+    if label != result.delegate:
+        return f"phone, {label}"
     return f"phone {result.delegate.upper() if result.delegate == 'gpu' else result.delegate}"
 
 
 def comparability(result: Result) -> str | None:
     """Why `result`'s runtime cannot stand beside Table 1's GPU runtimes; None when it can."""
     device = result.device
+    software = _software_gpu(result)
     if device.backend == "host":
-        return "host CPU runtime, not a phone GPU's"
+        return f"host {software} runtime, not a phone GPU's" if software else "host CPU runtime, not a phone GPU's"
     if device.emulated:
-        return "emulated device: a host CPU runtime, not a phone GPU's"
+        return (f"emulated device: a {software} on the host CPU, not a phone GPU's" if software
+                else "emulated device: a host CPU runtime, not a phone GPU's")
     if result.status != "ok":
         return f"status {result.status}: not the {result.delegate} delegate's full runtime"
     if result.delegate != CHALLENGE_DELEGATE:
@@ -95,6 +110,7 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         return {**self.result.to_dict(), "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
                 "score": self.scored.to_dict(), "runtime_kind": runtime_kind(self.result),
+                "timings_from": timings_label(self.result),
                 "advice": [a.to_dict() for a in self.advice]}
 
 
@@ -113,6 +129,11 @@ class Config:
         return self.rounds[0]
 
     @property
+    def typical(self) -> Result:
+        """A round whose numbers the summary holds (the first measured one), else the first round."""
+        return next((r for r in self.rounds if r.measured), self.rounds[0])
+
+    @property
     def status(self) -> str:
         """"ok" when every round measured, else the other statuses seen."""
         bad = sorted({r.status for r in self.rounds if r.status != "ok"})
@@ -127,7 +148,8 @@ class Config:
         return {"model": first.model.name, "model_sha256": first.model.sha256, "delegate": first.delegate,
                 "device": device_id(first.device), "binary_sha256": first.binary.sha256,
                 "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.key.workload},
-                "status": self.status, "runtime_kind": runtime_kind(first), "summary": self.summary.to_dict(),
+                "status": self.status, "runtime_kind": runtime_kind(self.typical),
+                "summary": self.summary.to_dict(),
                 "fidelity": None if self.fidelity is None else self.fidelity.to_dict(),
                 "score": self.scored.to_dict(), "reference_model": self.reference_model}
 

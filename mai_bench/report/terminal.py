@@ -14,6 +14,7 @@ from mai_bench.baselines import REFERENCE_MODELS
 from mai_bench.report.escape import safe_text
 from mai_bench.report.layout import fit
 from mai_bench.report.numbers import fmt_interval, fmt_ms, fmt_psnr, fmt_score, fmt_ssim
+from mai_bench.results.label import timings_label
 from mai_bench.results.schema import Result
 from mai_bench.stats.config import device_id
 
@@ -38,6 +39,10 @@ def delegation_text(result: Result) -> str:
         return f"{names} {d.nodes_delegated}/{d.nodes_total}"
     if d.full:
         return f"{names} (full)"
+    if d.failed:
+        return f"{names} (failed)"
+    if d.fallback:
+        return f"{names} (partial)"
     return names
 
 
@@ -58,12 +63,14 @@ def _status(status: str) -> Text:
 
 
 def latency_table(results: Iterable[Result]) -> Table:
-    """Timed-run statistics: what the runtime of each result is."""
+    """Timed-run statistics: what the runtime of each result is, under the name of what produced it (a requested
+    accelerator that fell back shows "CPU fallback", never its own name)."""
     table = _table("Latency (ms)", ("model", "delegate", "status", "avg", "median", "p5", "p95", "std", "runs"))
     for r in results:
         lat = r.latency_ms
-        table.add_row(_t(r.model.name), _t(r.delegate), _status(r.status), fmt_ms(lat.avg), fmt_ms(lat.median),
-                      fmt_ms(lat.p5), fmt_ms(lat.p95), fmt_ms(lat.std), "-" if lat.count is None else str(lat.count))
+        table.add_row(_t(r.model.name), _t(timings_label(r)), _status(r.status), fmt_ms(lat.avg),
+                      fmt_ms(lat.median), fmt_ms(lat.p5), fmt_ms(lat.p95), fmt_ms(lat.std),
+                      "-" if lat.count is None else str(lat.count))
     return table
 
 
@@ -72,11 +79,18 @@ def setup_table(results: Iterable[Result]) -> Table:
     table = _table("Run details", ("model", "device", "init", "first", "warm-up", "delegation", "peak MB"))
     for r in results:
         lat = r.latency_ms
-        device = r.device.serial + (" (emulated)" if r.device.emulated else "")
+        device = r.device.serial + (" (emulated)" if r.device.emulated else "") + _software_gpu_text(r)
         peak = r.memory_mb.peak if r.memory_mb.peak is not None else r.memory_mb.overall
         table.add_row(_t(r.model.name), _t(device), fmt_ms(lat.init), fmt_ms(lat.first), fmt_ms(lat.warmup_avg),
                       _t(delegation_text(r)), "-" if peak is None else f"{peak:.0f}")
     return table
+
+
+def _software_gpu_text(result: Result) -> str:
+    from mai_bench.gpu.labels import software_gpu
+
+    label = software_gpu(result.device) if result.delegate == "gpu" else None
+    return f" ({label})" if label else ""
 
 
 def published_line(result: Result) -> str | None:
@@ -98,7 +112,7 @@ def published_line(result: Result) -> str | None:
     mine = result.latency_ms.median if result.latency_ms.median is not None else result.latency_ms.avg
     line = (f"published on {anchor.display_name} ({delegate}): "
             + ", ".join(f"{b.model} {b.runtime_ms:g} ms" for b in shown)
-            + f"; {result.model.name}: {fmt_ms(mine)} ms ({result.delegate})")
+            + f"; {result.model.name}: {fmt_ms(mine)} ms ({timings_label(result)})")
     if result.device.emulated or delegate != result.delegate or not result.measured:
         why = ("emulated device: a host CPU runtime" if result.device.emulated else
                f"status {result.status}" if not result.measured else f"{result.delegate} is not {delegate}")

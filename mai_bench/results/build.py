@@ -6,20 +6,24 @@ acceleration: the status says `delegate-fallback` (partial, with the counts) or 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mai_bench import __version__
 from mai_bench.clock import utc_now
 from mai_bench.challenge import FULL_HD_INPUT, FULL_HD_OUTPUT
 from mai_bench.parse.delegates import delegate_key
-from mai_bench.plan import DEFAULT_CPU_THREADS, RunPlan
+from mai_bench.plan import ACCELERATORS, DEFAULT_CPU_THREADS, RunPlan
 from mai_bench.results.flags import decisive_ignored, effective_threads, ignored_flag_warnings
 from mai_bench.results.schema import BinaryRef, Delegation, DeviceRef, Latency, Memory, ModelRef, Result
 from mai_bench.session import RawRun
 
-ACCELERATORS = ("gpu", "nnapi", "hexagon")
 # How each requested delegate names itself in benchmark_model's log ("TfLiteGpuDelegateV2", "GPU", ...).
 _NAME_KEY = {"gpu": "gpu", "nnapi": "nnapi", "hexagon": "hexagon", "xnnpack": "xnnpack"}
+# benchmark_model's words when --require_full_delegation=true refuses a delegate that left nodes to the CPU.
+REFUSED = "Disallowed CPU fallback detected"
+# The line android_runner/delegate_guard.sh adds when it stops a benchmark whose delegate fell back to the CPU.
+GUARD_LINE = re.compile(r"mai-bench delegate guard: stopped benchmark_model at log line ([0-9]{1,9})")
 
 
 def classify(plan: RunPlan, parsed: Any, raw: RawRun) -> tuple[str, Delegation]:
@@ -73,30 +77,39 @@ def classify_run(requested: str | None, parsed: Any, *, exit_code: int | None = 
         full = verdict == "full"
     # A failure counts against the requested delegate when it names it, or names no delegate at all.
     failed = bool(set(parsed.failed_delegates) & {key, ""}) or verdict == "none" or delegated == 0
+    refused = any(REFUSED in reason for reason in parsed.failure_reasons)
+    if refused and set(parsed.failed_delegates) <= {""} and (verdict == "partial" or (
+            delegated is not None and total is not None and 0 < delegated < total)):
+        # The delegate took part of the graph and --require_full_delegation stopped the run: a fallback refused
+        # before it was timed, not a delegate that failed.
+        failed = False
     if requested in ACCELERATORS and not failed and not names:
         failed = True
         reasons.append(f"the log shows no sign that the {requested} delegate was applied; the run used the CPU")
+    cpu = "was left to the CPU, which --require_full_delegation refused to run" if refused else "ran on the CPU"
     if delegated == 0 and total:
-        reasons.append(f"the delegate took 0 of {total} nodes; the whole graph ran on the CPU")
+        reasons.append(f"the delegate took 0 of {total} nodes; the whole graph {cpu}")
     elif full is False and parsed.delegate_kernels is not None and delegated is None:
         reasons.append(f"the graph is only partly delegated ({parsed.delegate_kernels} delegate kernel(s)); "
-                       "the rest ran on the CPU")
+                       f"the rest {cpu}")
     elif full is False and delegated is not None and total is not None:
-        reasons.append(f"the delegate took {delegated} of {total} nodes; the rest ran on the CPU")
+        reasons.append(f"the delegate took {delegated} of {total} nodes; the rest {cpu}")
     delegation = Delegation(requested=requested, names=names, nodes_delegated=delegated, nodes_total=total,
                             full=full, fallback=failed or full is False, failed=failed,
                             reasons=tuple(dict.fromkeys(reasons)))
-    return _status(parsed, exit_code, timed_out, delegation, requested, bool(ignored)), delegation
+    return _status(parsed, exit_code, timed_out, delegation, requested, bool(ignored), refused), delegation
 
 
 def _status(parsed: Any, exit_code: int | None, timed_out: bool, delegation: Delegation, requested: str | None,
-            decisive_flag_ignored: bool) -> str:
+            decisive_flag_ignored: bool, refused: bool = False) -> str:
     if timed_out:
         return "timeout"
     if decisive_flag_ignored:
         return "flag-ignored"  # whatever else happened, this is not the configuration asked for
     if requested in ACCELERATORS and delegation.failed:
         return "delegate-failed"
+    if requested in ACCELERATORS and delegation.fallback and refused:
+        return "delegate-fallback"  # the binary failed on purpose: it refused to time the CPU fallback
     if parsed.status in ("failed", "crashed"):
         return parsed.status
     if requested in ACCELERATORS and delegation.fallback:
@@ -118,6 +131,25 @@ def latency_ms(parsed: Any) -> Latency:
                    count=parsed.count)
 
 
+def delegate_stop(plan: RunPlan, parsed: Any, raw: RawRun) -> dict[str, str | None] | None:
+    """Why a run of a requested accelerator ended before its timed runs, if it did so for falling back to the
+    CPU: `by` (benchmark_model's --require_full_delegation, or mai-bench's delegate guard on the device for a
+    build that went on regardless) and `line` (the log line that decided it). None otherwise."""
+    if not plan.stops_on_fallback:
+        return None
+    lines = raw.output.split("\n")  # numbered as the guard's `read` numbers them: by newline only
+    for text in lines:
+        match = GUARD_LINE.search(text)
+        if match:
+            number = int(match.group(1))
+            line = lines[number - 1].strip() if 0 < number <= len(lines) else None
+            return {"by": "mai-bench's delegate guard", "line": line}
+    refusal = next((reason for reason in parsed.failure_reasons if REFUSED in reason), None)
+    if refusal is not None:
+        return {"by": "benchmark_model --require_full_delegation", "line": refusal}
+    return None
+
+
 def _shape(shape) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
@@ -127,9 +159,24 @@ def build_result(*, plan: RunPlan, raw: RawRun, parsed: Any, model: ModelRef, de
                  transfer: dict[str, Any] | None = None, thermal: dict[str, Any] | None = None) -> Result:
     status, delegation = classify(plan, parsed, raw)
     extra = dict(extra or {})
+    if plan.delegate == "gpu":  # the adapter LiteRT's GPU accelerator says it selected (host and loopback)
+        from mai_bench.gpu.labels import software_gpu, with_adapter
+
+        device = with_adapter(device, raw.output)
+        software = software_gpu(device)
+        if software is not None:
+            warnings = (*warnings, f"timed on a {software}: this machine's CPU emulating a GPU; never comparable "
+                                   "with a phone's GPU")
+    stop = delegate_stop(plan, parsed, raw)
+    if stop is not None:
+        extra["delegate_stop"] = stop
     if parsed.op_profile:
         extra["op_profile"] = [row.to_dict() for row in parsed.op_profile]
     notes = list(warnings)
+    if stop is not None:
+        notes.append(f"stopped before the timed runs by {stop['by']} ({stop['line'] or 'line not found'}): the "
+                     f"{plan.delegate} delegate did not take the whole graph, so no CPU fallback was timed in its "
+                     "place; pass --allow-fallback to time it anyway (reported as CPU fallback)")
     if tuple(model.input_shape or ()) == FULL_HD_INPUT and model.output_shape is not None \
             and tuple(model.output_shape) != FULL_HD_OUTPUT:
         notes.append(f"the model outputs {_shape(model.output_shape)} at the challenge's input, not "

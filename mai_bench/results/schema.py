@@ -6,6 +6,9 @@ raw log, so a report can always be recomputed from it.
 Version 2 adds `threads` (the CPU threads the run's kernels used), `ignored_flags` (what the binary printed as
 "Unconsumed cmdline flags") and the status `flag-ignored`. Version 1 documents still load: they are upgraded,
 both new fields recomputed from the document's own settings and raw log.
+
+`binary.origin` (optional, version 2 documents without it still load): where a downloaded benchmark_model came
+from, its URL, download time, size and the server's Last-Modified and ETag.
 """
 
 from __future__ import annotations
@@ -66,11 +69,44 @@ class DeviceRef:
 
 
 @dataclass(frozen=True)
+class BinaryOrigin:
+    """Where a downloaded binary came from: `url`, `fetched_at` (UTC, when it was downloaded), `size` in bytes, and
+    the server's `Last-Modified` and `ETag` headers (None when it sent none)."""
+
+    url: str
+    fetched_at: str
+    size: int
+    last_modified: str | None = None
+    etag: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("url", "fetched_at"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ResultFormatError(f"binary.origin.{name} must be a non-empty string")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
+            raise ResultFormatError(f"binary.origin.size must be a byte count, got {self.size!r}")
+        for name in ("last_modified", "etag"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ResultFormatError(f"binary.origin.{name} must be a string or null")
+
+
+@dataclass(frozen=True)
 class BinaryRef:
     name: str
     sha256: str | None
     path: str | None = None
     version: str | None = None
+    origin: BinaryOrigin | None = None  # a downloaded build's provenance; None for custom and preinstalled ones
+
+    def __post_init__(self) -> None:
+        if isinstance(self.origin, dict):  # from JSON
+            known = {f.name for f in fields(BinaryOrigin)}
+            unknown = set(self.origin) - known
+            if unknown:
+                raise ResultFormatError(f"binary.origin has unknown keys: {', '.join(sorted(map(str, unknown)))}")
+            object.__setattr__(self, "origin", BinaryOrigin(**self.origin))
+        elif self.origin is not None and not isinstance(self.origin, BinaryOrigin):
+            raise ResultFormatError(f"binary.origin must be an object or null, got {self.origin!r}")
 
 
 @dataclass(frozen=True)
@@ -161,6 +197,8 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(asdict(self))
+        if data["binary"].get("origin") is None:  # optional: absent, not null, so older readers load it
+            data["binary"].pop("origin", None)
         # schema first: a reader sees what it holds before anything else.
         return {"schema": data.pop("schema"), **data}
 

@@ -103,11 +103,15 @@ def _number(value: Any) -> float | None:
 
 def rounds_advice(rounds: Sequence[Result], samples_ms: Sequence[float]) -> tuple[Advice, ...]:
     """Warnings about several rounds of one configuration: each round's own (merged by kind, counted), rounds
-    that did not measure, and rounds whose centres disagree."""
+    that did not measure, and rounds whose centres disagree. A round that did not measure gives its thermal
+    warnings only: its latency numbers are not the configuration's (a CPU fallback's, say), so nothing is said
+    about them under the configuration's name."""
     out: list[Advice] = []
     by_kind: dict[str, list[Advice]] = {}
     for result in rounds:
-        for advice in result_advice(result):
+        own = result_advice(result) if result.measured else _thermal_advice(result.thermal or
+                                                                             result.extra.get("thermal"))
+        for advice in own:
             by_kind.setdefault(advice.kind, []).append(advice)
     for kind, items in by_kind.items():
         first = items[0]

@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from mai_bench.emulate.adbd.spec import Faults
+from mai_bench.emulate.adbd.spec import Faults, load_spec
 from support import cmdline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,8 @@ def test_xnnpack_run_is_ok_full_hd_and_cached_the_second_time(adb_server, loopba
     assert first["device"]["properties"]["ro.soc.model"] == "SM8450"
     assert first["binary"]["path"] == "/system/bin/benchmark_model" and len(first["binary"]["sha256"]) == 64
     assert first["argv"][0] == "/system/bin/benchmark_model"
+    record = json.loads(device.argv_log.read_text().splitlines()[-1])
+    assert record["ld_library_path"] is None, "LD_LIBRARY_PATH is set only for the Hexagon libraries"
     assert first["transfer"]["model"]["cached"] is False
     assert first["transfer"]["model"]["pushed_bytes"] == (MODELS / "tiny_isp_fullhd.tflite").stat().st_size
     assert first["thermal"]["before"]["battery_c"] is not None and first["thermal"]["after"] is not None
@@ -55,7 +58,9 @@ def test_xnnpack_run_is_ok_full_hd_and_cached_the_second_time(adb_server, loopba
 
 
 def test_gpu_on_the_loopback_device_is_never_reported_as_gpu_numbers(adb_server, loopback) -> None:
-    loopback.one()
+    # A phone whose benchmark_model has no GPU delegate (spec gpu: false); with one, the device runs LiteRT's real
+    # GPU accelerator (tests/gpu/test_gpu_loopback.py).
+    loopback.one(spec=replace(load_spec("loopback-sm8450"), gpu=False))
     proc = mai_bench(adb_server, "run", str(MODELS / "tiny_isp_fullhd.tflite"), "--device", "sm8450",
                      "--delegate", "gpu,xnnpack", "--json", *FAST)
     assert proc.returncode == 1, proc.stderr
@@ -186,9 +191,20 @@ def test_hexagon_libraries_are_pushed_and_passed(adb_server, loopback, tmp_path:
     (lib_flag,) = [a for a in result["argv"] if a.startswith("--hexagon_lib_path=")]
     assert {"hexagon:libhexagon_interface.so", "hexagon:libhexagon_nn_skel.so"} <= set(result["transfer"])
     remote_dir = lib_flag.split("=", 1)[1]
-    pushed = device.root / remote_dir.lstrip("/") / "libhexagon_nn_skel.so"
-    assert pushed.read_bytes() == (libs / "libhexagon_nn_skel.so").read_bytes()
+    for name in ("libhexagon_nn_skel.so", "libhexagon_interface.so"):
+        pushed = device.root / remote_dir.lstrip("/") / name
+        assert pushed.read_bytes() == (libs / name).read_bytes()
     assert any("Hexagon NN delegate does not serve" in w for w in result["warnings"])
+    # The delegate dlopens libhexagon_interface.so by bare name: the binary runs with the staged folder on
+    # LD_LIBRARY_PATH (as the benchmark_model stand-in saw its environment), and the result says so.
+    (record,) = [json.loads(line) for line in device.argv_log.read_text().splitlines()]
+    assert record["ld_library_path"] == remote_dir
+    assert result["argv"][:2] == ["env", f"LD_LIBRARY_PATH={remote_dir}"]
+    assert result["argv"][2] == "/system/bin/benchmark_model"
+    # Without --allow-fallback the binary refuses the CPU fallback: nothing is timed on the CPU.
+    assert "--require_full_delegation=true" in record["argv"]
+    assert result["latency_ms"]["avg"] is None and result["latency_ms"]["count"] is None
+    assert result["extra"]["delegate_stop"]["by"] == "benchmark_model --require_full_delegation"
 
 
 def test_op_profile_of_a_real_phone_log_lands_in_the_result(adb_server, loopback) -> None:

@@ -1,7 +1,8 @@
 """A local HTTP server on 127.0.0.1 standing in for the nightly bucket, and a user cache in tmp_path.
 
 The server serves `files` (name -> bytes, changeable by a test: "good" and the official arm file names hold
-the same bytes, the x86_64 name other bytes), transfers that break off (`broken` names, `truncated` from the
+the same bytes, the x86_64 name other bytes) with the response headers in `headers` (name -> {header: value},
+e.g. Last-Modified and ETag as the nightly bucket sends them), transfers that break off (`broken` names, `truncated` from the
 start: Content-Length of the whole body, a third of it sent, then the connection closes) and 404 for the rest.
 """
 
@@ -28,6 +29,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
+        for header, value in self.server.headers.get(name, {}).items():
+            self.send_header(header, value)
         self.end_headers()
         if name in self.server.broken:
             self.wfile.write(body[: len(body) // 3])
@@ -46,12 +49,18 @@ class BucketServer:
         self.httpd.daemon_threads = True
         self.httpd.files = {}
         self.httpd.broken = set()
+        self.httpd.headers = {}
         # A short poll interval: shutdown() waits for the next poll.
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def files(self) -> dict[str, bytes]:
         return self.httpd.files
+
+    @property
+    def headers(self) -> dict[str, dict[str, str]]:
+        """Extra response headers by file name."""
+        return self.httpd.headers
 
     @property
     def broken(self) -> set[str]:

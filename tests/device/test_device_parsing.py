@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import shlex
 from pathlib import Path
 
@@ -149,14 +151,13 @@ def test_shell_result_checks_values():
         ShellResult(("x",), 0, b"", b"", -1.0)
 
 
-def test_sha256_without_sha256sum_on_the_device(monkeypatch):
+def test_sha256_without_sha256sum_on_the_device_pulls_and_hashes_on_the_host(monkeypatch):
     from mai_bench.device.device import Device
-    from mai_bench.device.errors import DeviceError
 
     device = Device("SERIAL", "127.0.0.1:5037")
     missing = ShellResult(("sha256sum", "/x"), 127, b"", b"/system/bin/sh: sha256sum: inaccessible or not found\n", 0.01)
     monkeypatch.setattr(device, "shell", lambda argv, timeout: missing)
-    with pytest.raises(DeviceError) as error:
-        device.sha256("/x", 5)
-    assert "sha256sum is not available" in error.value.message and "Android 6.0" in error.value.fix
-    assert error.value.exit_status == 127 and error.value.exit_code == 3
+    pulled = []
+    monkeypatch.setattr(device, "pull", lambda path, local, timeout: (pulled.append(path), local.write_bytes(b"abc")))
+    assert device.sha256("/x", 5) == hashlib.sha256(b"abc").hexdigest()
+    assert pulled == ["/x"]

@@ -103,7 +103,10 @@ def build(root: Path, spec: LoopbackSpec, isolation: Isolation, python: str = sy
         _write(bin_dir / "sh", '#!/bin/sh\nexec /bin/sh "$@"\n', executable=True)
         _write(bin_dir / "setsid", system_bin.stand_in("setsid", str(root / STATE_DIR)), executable=True)
     _write(bin_dir / "getprop", system_bin.getprop(faithful, spec), executable=True)
-    _write(bin_dir / "dumpsys", system_bin.dumpsys(faithful, spec), executable=True)
+    # The stand-in reads the sensors when asked: from the device's /sys, which a lenient device's host
+    # shell sees under the device folder.
+    _write(bin_dir / "dumpsys", system_bin.dumpsys(faithful, spec, "/sys" if faithful else str(root / "sys")),
+           executable=True)
     _write(bin_dir / "pm", system_bin.pm(faithful), executable=True)
     state_dir = "/" + STATE_DIR if faithful else str(root / STATE_DIR)
     for tool in ("benchmark_model", "df"):

@@ -2,11 +2,12 @@
 `python -m mai_bench.emulate.adbd.stand_ins STATE_DIR TOOL ARGS...` by the device's launcher (see
 `system_bin`); STATE_DIR is the device's `.loopback` folder, as the running program sees it.
 
-`benchmark_model` appends its exact argv as one JSON line to the argv log, then, by the device's current
-faults: execs the host runner (mai_bench.emulate.host_runner, real LiteRT on the host CPU); or prints the
-tool's start lines, "Segmentation fault" and exits 139 (crashing_benchmark); or spends benchmark_sleep_s in
-timed sleeps, one per warm-up and timed run, and prints a benchmark_model log of those measured sleeps
-(orchestration benchmarks); or prints a recorded log and exits with its exit code.
+`benchmark_model` appends its exact argv and its LD_LIBRARY_PATH as one JSON line to the argv log, then, by the
+device's current faults: execs the host runner (mai_bench.emulate.host_runner, real LiteRT on the host CPU, and
+LiteRT's GPU accelerator on the host's Vulkan device for --use_gpu=true unless the spec says `gpu: false`); or
+prints the tool's start lines, "Segmentation fault" and exits 139 (crashing_benchmark); or spends
+benchmark_sleep_s in timed sleeps, one per warm-up and timed run, and prints a benchmark_model log of those
+measured sleeps (orchestration benchmarks); or prints a recorded log and exits with its exit code.
 `df` reports no free space while storage_full_after_bytes is set, else runs toybox's df (the host's on a
 lenient device).
 `setsid` (lenient devices only; a faithful one has toybox's) detaches its command from the shell's process
@@ -47,7 +48,8 @@ def main(argv: list[str]) -> int:
 
 
 def benchmark_model(root: Path, faults: Faults, args: list[str]) -> int:
-    record = json.dumps({"argv": args, "cwd": os.getcwd(), "pid": os.getpid(), "time": time.time()})
+    record = json.dumps({"argv": args, "cwd": os.getcwd(), "pid": os.getpid(), "time": time.time(),
+                         "ld_library_path": os.environ.get("LD_LIBRARY_PATH")})
     fd = os.open(root / sandbox.ARGV_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (record + "\n").encode("utf-8", errors="surrogateescape"))
@@ -68,7 +70,31 @@ def benchmark_model(root: Path, faults: Faults, args: list[str]) -> int:
     if faults.benchmark_sleep_s is not None:
         return _sleeping_benchmark(flags, faults.benchmark_sleep_s)
     runner = [sys.executable, "-m", "mai_bench.emulate.host_runner", *args]
-    os.execv(sys.executable, runner)
+    os.execve(sys.executable, runner, runner_env(root, os.environ))
+
+
+def runner_env(root: Path, env: dict[str, str]) -> dict[str, str]:
+    """The host runner's environment on this device: a spec with `gpu: false` makes the GPU absent (a phone whose
+    benchmark_model cannot create the GPU delegate); otherwise the runner finds the Vulkan device the device can
+    see itself (`mai_bench.gpu.vulkan`), with a private XDG_RUNTIME_DIR in the stand-ins' run folder, not in
+    the shell user's /data/local/tmp."""
+    from mai_bench.emulate.runner.gpu import GPU_ABSENT_ENV
+
+    env = dict(env)
+    try:
+        has_gpu = sandbox.read_spec(root).gpu
+    except (OSError, ValueError, KeyError, MaiBenchError):
+        has_gpu = True  # no spec to read: the default, a device with the host's GPU path
+    if not has_gpu:
+        env[GPU_ABSENT_ENV] = "1"
+        return env
+    runtime = root / sandbox.STATE_DIR / sandbox.RUN_DIR / "xdg-runtime"
+    try:
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+    except OSError:
+        pass  # the runner makes one of its own
+    return env
 
 
 def df(root: Path, faults: Faults, args: list[str]) -> int:

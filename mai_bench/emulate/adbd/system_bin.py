@@ -15,11 +15,12 @@ import mai_bench
 from mai_bench.emulate.adbd.spec import LoopbackSpec
 
 # dumpsys thermalservice: android.os.Temperature TYPE_* constants.
-TYPE_CPU, TYPE_GPU, TYPE_BATTERY, TYPE_SKIN, TYPE_NPU = 0, 1, 2, 3, 9
+TYPE_CPU, TYPE_GPU, TYPE_BATTERY, TYPE_SKIN, TYPE_NPU, TYPE_SOC = 0, 1, 2, 3, 9, 13
+TYPE_BCL_VOLTAGE, TYPE_BCL_CURRENT, TYPE_BCL_PERCENTAGE = 6, 7, 8
+_KIND_TYPES = {"cpu": TYPE_CPU, "gpu": TYPE_GPU, "battery": TYPE_BATTERY, "skin": TYPE_SKIN, "npu": TYPE_NPU,
+               "soc": TYPE_SOC}
 # dumpsys battery: BatteryManager BATTERY_STATUS_*.
 _BATTERY_STATUS = {"Unknown": 1, "Charging": 2, "Discharging": 3, "Not charging": 4, "Full": 5}
-# Google Tensor's CPU clusters are plain BIG / MID / LITTLE sensors.
-_CPU_NAMES = ("big", "mid", "little")
 
 
 def shebang(faithful: bool) -> str:
@@ -60,65 +61,88 @@ def getprop(faithful: bool, spec: LoopbackSpec) -> str:
 
 
 def zone_kind(zone_type: str) -> int | None:
-    """The thermal HAL type a phone reports for a sysfs zone of this name, None for zones the HAL does not
-    report (current limits, modem, PMIC)."""
+    """The thermal HAL type a phone reports for a sysfs zone of this name: the generic sensor family's kind
+    for a temperature (`mai_bench.device.sensors`), a BCL type for the battery limits it leaves out (Google
+    Tensor's ocp_* currents, Qualcomm's socd percentage), None for zones the HAL does not report."""
+    from mai_bench.device.profiles import sensor_rules
+
     name = zone_type.lower()
-    if any(word in name for word in ("ocp", "ibat", "vbat", "socd", "lvl", "limit")):
-        return None
-    if "gpu" in name or name == "g3d":
-        return TYPE_GPU
-    if "npu" in name or "nsp" in name or name == "tpu":
-        return TYPE_NPU
-    if "cpu" in name or name in _CPU_NAMES:
-        return TYPE_CPU
-    if "skin" in name or "quiet" in name or "xo-therm" in name:
-        return TYPE_SKIN
-    if "battery" in name:
-        return TYPE_BATTERY
+    kind = sensor_rules(None).kind_of(name)
+    if kind is not None:
+        return _KIND_TYPES.get(kind)
+    if name in ("soc", "socd"):
+        return TYPE_BCL_PERCENTAGE
+    if any(word in name for word in ("ocp", "ibat", "batoilo")):
+        return TYPE_BCL_CURRENT
+    if any(word in name for word in ("vbat", "vdroop", "smpl")):
+        return TYPE_BCL_VOLTAGE
     return None
 
 
-def dumpsys(faithful: bool, spec: LoopbackSpec) -> str:
+def dumpsys(faithful: bool, spec: LoopbackSpec, sys_root: str = "/sys") -> str:
     """`dumpsys battery` and `dumpsys thermalservice` in AOSP's formats (BatteryService.dumpInternal,
-    ThermalManagerService.dump); any other service is unknown, as on a phone without it."""
-    battery = _battery_dump(spec)
-    thermal = _thermal_dump(spec)
+    ThermalManagerService.dump); any other service is unknown, as on a phone without it. Like the HAL, they
+    read the sensors (`sys_root`: the device's /sys) when asked, so a zone a test heats up reads hot."""
     return (shebang(faithful)
+            + f"S={shlex.quote(sys_root)}\n"
+            + _SENSOR_FUNCTIONS
             + 'case "$1" in\n'
-            + f"  battery) printf '%s' {shlex.quote(battery)} ;;\n"
-            + f"  thermalservice) printf '%s' {shlex.quote(thermal)} ;;\n"
+            + f"  battery)\n{_battery_dump(spec)}    ;;\n"
+            + f"  thermalservice)\n{_thermal_dump(spec)}    ;;\n"
             + '  "") echo "Currently running services:"; echo "  battery"; echo "  thermalservice" ;;\n'
             + '  *) echo "Can\'t find service: $1"; exit 0 ;;\n'
             + "esac\n")
 
 
+# Shell functions of the dumpsys stand-in: `milli FILE` prints a millidegree reading as degrees ("34.9"),
+# `tenths FILE` a tenth-degree one, `raw FILE` the value itself ("6900.0": a BCL limit in mA, mV or %).
+_SENSOR_FUNCTIONS = r"""milli() { v=; read -r v < "$1"; s=; [ "${v#-}" != "$v" ] && { s=-; v=${v#-}; }
+  echo "$s$((v / 1000)).$((v % 1000 / 100))"; }
+tenths() { v=; read -r v < "$1"; s=; [ "${v#-}" != "$v" ] && { s=-; v=${v#-}; }
+  echo "$s$((v / 10)).$((v % 10))"; }
+raw() { v=; read -r v < "$1"; echo "$v.0"; }
+"""
+
+
 def _battery_dump(spec: LoopbackSpec) -> str:
-    lines = ["Current Battery Service state:", "  AC powered: false",
-             f"  USB powered: {'true' if spec.battery_status in ('Charging', 'Full') else 'false'}",
+    charging = "true" if spec.battery_status in ("Charging", "Full") else "false"
+    lines = ["Current Battery Service state:", "  AC powered: false", f"  USB powered: {charging}",
              "  Wireless powered: false", "  Dock powered: false", "  Max charging current: 500000",
              "  Max charging voltage: 5000000", "  Charge counter: 3452000",
              f"  status: {_BATTERY_STATUS.get(spec.battery_status, 1)}", "  health: 2",
              f"  present: {'true' if spec.battery_temp is not None else 'false'}", "  level: 82", "  scale: 100",
-             "  voltage: 4012", f"  temperature: {spec.battery_temp if spec.battery_temp is not None else 0}",
-             "  technology: Li-ion"]
-    return "\n".join(lines) + "\n"
+             "  voltage: 4012"]
+    out = "".join(f"    echo {shlex.quote(line)}\n" for line in lines)
+    if spec.battery_temp is not None:
+        out += '    b=; read -r b < "$S/class/power_supply/battery/temp"; echo "  temperature: $b"\n'
+    else:
+        out += "    echo '  temperature: 0'\n"
+    return out + "    echo '  technology: Li-ion'\n"
 
 
 def _thermal_dump(spec: LoopbackSpec) -> str:
-    temps = []
-    for name, milli_c in spec.thermal.items():
+    items = []
+    for index, name in enumerate(spec.thermal):
         kind = zone_kind(name)
-        if kind is not None:
-            temps.append(f"\tTemperature{{mValue={milli_c / 1000:.1f}, mType={kind}, mName={name}, mStatus=0}}")
-    if spec.battery_temp is not None:
-        temps.append(f"\tTemperature{{mValue={spec.battery_temp / 10:.1f}, mType={TYPE_BATTERY}, mName=battery, "
-                     "mStatus=0}")
-    lines = ["IsStatusOverride: false", "ThermalEventListeners:", "\tcallbacks: 1", "\tkilled: false",
-             "\tbroadcasts count: -1", "ThermalStatusListeners:", "\tcallbacks: 1", "\tkilled: false",
-             "\tbroadcasts count: -1", "Thermal Status: 0", "Cached temperatures:", *temps, "HAL Ready: true",
-             "HAL connection:", "\tThermalHAL AIDL 1  connected: yes", "Current temperatures from HAL:", *temps,
-             "Current cooling devices from HAL:"]
-    return "\n".join(lines) + "\n"
+        if kind is None:
+            continue
+        reader = "raw" if kind in (TYPE_BCL_VOLTAGE, TYPE_BCL_CURRENT, TYPE_BCL_PERCENTAGE) else "milli"
+        items.append(f'    printf \'\\tTemperature{{mValue=%s, mType={kind}, mName=%s, mStatus=0}}\\n\' '
+                     f'"$({reader} "$S/class/thermal/thermal_zone{index}/temp")" {shlex.quote(name)}\n')
+    if spec.battery_temp is not None and "battery" not in (name.lower() for name in spec.thermal):
+        items.append(f'    printf \'\\tTemperature{{mValue=%s, mType={TYPE_BATTERY}, mName=battery, mStatus=0}}\\n\' '
+                     f'"$(tenths "$S/class/power_supply/battery/temp")"\n')
+    temps = "".join(items)
+    head = ["IsStatusOverride: false", "ThermalEventListeners:", "\tcallbacks: 1", "\tkilled: false",
+            "\tbroadcasts count: -1", "ThermalStatusListeners:", "\tcallbacks: 1", "\tkilled: false",
+            "\tbroadcasts count: -1", "Thermal Status: 0", "Cached temperatures:"]
+    middle = ["HAL Ready: true", "HAL connection:", "\tThermalHAL AIDL 1  connected: yes",
+              "Current temperatures from HAL:"]
+
+    def lines(texts: list[str]) -> str:
+        return "".join(f"    printf '%s\\n' {shlex.quote(t)}\n" for t in texts)
+
+    return lines(head) + temps + lines(middle) + temps + lines(["Current cooling devices from HAL:"])
 
 
 def pm(faithful: bool) -> str:
