@@ -228,13 +228,8 @@ class HostRunner:
 
     def run(self, pair: Pair) -> np.ndarray:
         """The model's RGB output [H, W, 3] as float32 for one pair."""
-        shape = (1, *pair.raw.shape)
         output = self.infer(pair.raw)
-        expected = (1, *pair.target.shape)
-        if output.shape != expected:
-            raise ModelError(f"at input {_text(shape)} {self.path.name} outputs {_text(output.shape)}, but the "
-                             f"target of pair {pair.name} is {_text(expected)}",
-                             "the model must output RGB at twice the packed RAW's height and width")
+        check_output_shape(f"at input {_text((1, *pair.raw.shape))} {self.path.name}", output, pair)
         if not np.isfinite(output).all():
             raise ModelError(f"{self.path.name} output NaN or infinite values for pair {pair.name}",
                              "check the model's weights and its conversion")
@@ -286,6 +281,14 @@ def _dequantize(values: np.ndarray, details: dict) -> np.ndarray:
         raise ModelError(f"the model's output is {values.dtype} without quantization parameters",
                          "export a float32 model, or a quantized one with output scale and zero point")
     return (values.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+def check_output_shape(what: str, output: np.ndarray, pair: Pair) -> None:
+    """The model's output must be the pair's target RGB: ModelError naming `what` produced it otherwise."""
+    expected = (1, *pair.target.shape)
+    if output.shape != expected:
+        raise ModelError(f"{what} outputs {_text(output.shape)}, but the target of pair {pair.name} is "
+                         f"{_text(expected)}", "the model must output RGB at twice the packed RAW's height and width")
 
 
 def _text(shape) -> str:

@@ -12,6 +12,7 @@ import statistics
 from typing import Any, Callable
 
 from mai_bench.errors import ModelError
+from mai_bench.fidelity.evaluate import check_output_shape
 from mai_bench.fidelity.metrics import json_psnr, metrics
 from mai_bench.fidelity.rawdata import load_pair
 from mai_bench.gpu.numerics import REFERENCE, compare, precision_label
@@ -31,11 +32,7 @@ def evaluate_on_gpu(model: Any, cpu: Any, pairs: Any, threads: int, precision: s
             pair = load_pair(files)
             on_cpu = cpu.run(pair)
             on_gpu = gpu.infer(pair.raw)
-            expected = (1, *pair.target.shape)
-            if on_gpu.shape != expected:
-                raise ModelError(f"on the GPU {model.path.name} outputs {list(on_gpu.shape)}, but the target of pair "
-                                 f"{pair.name} is {list(expected)}",
-                                 "the model must output RGB at twice the packed RAW's height and width")
+            check_output_shape(f"on the GPU {model.path.name}", on_gpu, pair)
             mine = score(files, pair, on_gpu[0], threads)
             theirs = metrics(on_cpu, pair.target, threads=threads)
             scores.append(mine)
