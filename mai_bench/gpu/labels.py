@@ -54,3 +54,24 @@ def host_gpu_label(device: Any) -> str | None:
     if properties.get(SOFTWARE_PROPERTY) != "false":
         return None
     return f"host GPU ({properties.get(ADAPTER_PROPERTY) or properties.get('gpu.vulkan') or 'Vulkan'})"
+
+
+def gpu_cost(result: Any) -> dict[str, Any] | None:
+    """What the GPU path cost in fidelity for this result: its output against the CPU FP32 output of the same
+    input (`extra.gpu_vs_cpu`, a local GPU run), or None when the result holds no such comparison."""
+    record = (result.extra or {}).get("gpu_vs_cpu")
+    if not isinstance(record, dict) or "max_abs_error" not in record:
+        return None
+    return record
+
+
+def gpu_cost_note(result: Any) -> str | None:
+    """One line for reports: `model / gpu: output vs CPU FP32 on the same input: max |error| ..., PSNR ... dB`."""
+    record = gpu_cost(result)
+    if record is None:
+        return None
+    psnr = record.get("psnr_db")
+    psnr_text = "identical outputs" if psnr is None else f"PSNR {psnr:.1f} dB against it"
+    return (f"{result.model.name} / {result.delegate}: the GPU output against the CPU FP32 output of the same input: "
+            f"max |error| {record['max_abs_error']:.3g}, mean {record.get('mean_abs_error', float('nan')):.3g}, "
+            f"{psnr_text}")

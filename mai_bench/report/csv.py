@@ -14,6 +14,7 @@ import csv
 import io
 from typing import Any
 
+from mai_bench.gpu.labels import gpu_cost
 from mai_bench.report.escape import csv_text
 from mai_bench.report.merge import Report, Row, runtime_kind
 from mai_bench.results.label import timings_label
@@ -25,13 +26,15 @@ COLUMNS = (
     "runtime_kind",
     "init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "std_ms", "min_ms", "max_ms", "median_ms", "p5_ms", "p95_ms",
     "count", "peak_mb", "nodes_delegated", "nodes_total", "binary", "binary_sha256",
-    "psnr", "ssim", "fidelity_count", "score", "score_runtime", "score_comparable", "score_note", "warnings",
+    "psnr", "ssim", "fidelity_count", "score", "score_runtime", "score_comparable", "score_note",
+    "gpu_vs_cpu_max_abs_error", "gpu_vs_cpu_psnr_db", "warnings",
 )
 
 
 def row_values(row: Row) -> dict[str, Any]:
     """One result as CSV values (before text escaping): None for anything unknown."""
     r, lat, fid, scored = row.result, row.result.latency_ms, row.fidelity, row.scored
+    cost = gpu_cost(r)
     shape = r.model.input_shape
     return {
         "created_at": r.created_at, "model": r.model.name, "model_sha256": r.model.sha256,
@@ -51,6 +54,8 @@ def row_values(row: Row) -> dict[str, Any]:
         "score": scored.score, "score_runtime": scored.basis,
         "score_comparable": None if scored.score is None else scored.not_comparable is None,
         "score_note": scored.not_comparable,
+        "gpu_vs_cpu_max_abs_error": cost["max_abs_error"] if cost else None,
+        "gpu_vs_cpu_psnr_db": cost.get("psnr_db") if cost else None,
         "warnings": "; ".join([a.message for a in row.advice] + list(r.warnings)) or None,
     }
 

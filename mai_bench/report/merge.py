@@ -13,6 +13,7 @@ from mai_bench.baselines import DELEGATE as CHALLENGE_DELEGATE
 from mai_bench.baselines import PROFILE as CHALLENGE_PROFILE
 from mai_bench.baselines import REFERENCE_MODELS, SOURCE
 from mai_bench.challenge import FULL_HD_INPUT
+from mai_bench.gpu.labels import gpu_cost_note
 from mai_bench.report.inputs import Fidelity
 from mai_bench.results.label import timings_label
 from mai_bench.results.schema import Result
@@ -219,4 +220,5 @@ def _notes(rows: Sequence[Row], configs: Sequence[Config], fidelity: Sequence[Fi
     if not any(row.fidelity for row in rows):
         notes.append("no fidelity document matches these results: PSNR, SSIM and the score need one "
                      "(`mai-bench eval MODEL --data DIR --out DIR`, then pass DIR to the report).")
+    notes.extend(note for note in (gpu_cost_note(row.result) for row in rows) if note)  # what the GPU path costs
     return tuple(notes)
