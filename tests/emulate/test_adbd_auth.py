@@ -26,6 +26,7 @@ from mai_bench.device import adb_server as adb_server_lib
 from mai_bench.emulate import loopback as loopback_lib
 from mai_bench.emulate.adbd import auth
 from mai_bench.emulate.adbd.spec import Faults
+from support import wait_for
 
 GUARD_TIMEOUT_S = 30.0  # a reply that takes this long is a hang: the test fails instead of waiting forever
 
@@ -216,7 +217,7 @@ def test_offered_key_waits_for_the_user_then_gets_in_on_the_same_connection(loop
     host.expect_token()
     host.send(A_AUTH, RSAPUBLICKEY, 0, b"not a key\0")  # no dialog for garbage
     host.send(A_AUTH, RSAPUBLICKEY, 0, line.encode() + b"\0")
-    assert _wait_until(lambda: loopback_lib.pending_keys(device) == [line])
+    wait_for(lambda: loopback_lib.pending_keys(device) == [line], "the key to be pending", GUARD_TIMEOUT_S)
     assert loopback_lib.accept_pending_keys(device) == [line]
     command, _, banner = host.receive()
     assert command == A_CNXN and banner.startswith(b"device::")
@@ -237,7 +238,7 @@ def test_reject_auth_refuses_even_a_trusted_key(loopback, raw_host, keys):
     host.send(A_AUTH, SIGNATURE, 0, _sign(keys[0], token))
     token = host.expect_token()
     host.send(A_AUTH, RSAPUBLICKEY, 0, auth.encode_public_key(keys[1].public_key()).encode() + b"\0")
-    assert _wait_until(lambda: len(loopback_lib.pending_keys(device)) == 1)
+    wait_for(lambda: len(loopback_lib.pending_keys(device)) == 1, "one pending key", GUARD_TIMEOUT_S)
     assert len(loopback_lib.accept_pending_keys(device)) == 1
     host.send(A_AUTH, SIGNATURE, 0, _sign(keys[1], token))  # allowed now, and still refused
     host.expect_token()
@@ -259,8 +260,8 @@ def test_unknown_server_is_unauthorized_until_its_key_is_accepted(loopback, adb,
     result = adb("-s", device.serial, "shell", "echo hi", timeout=GUARD_TIMEOUT_S)
     assert result.returncode != 0 and b"unauthorized" in result.stderr
     server_key = loopback_lib.server_public_key(adb_server)
-    assert _wait_until(lambda: [auth.key_blob(k) for k in loopback_lib.pending_keys(device)]
-                       == [auth.key_blob(server_key)])
+    wait_for(lambda: [auth.key_blob(k) for k in loopback_lib.pending_keys(device)] == [auth.key_blob(server_key)],
+             "the server's key to be pending", GUARD_TIMEOUT_S)
     loopback_lib.accept_pending_keys(device)
     adb_server_lib.wait_for_state(adb_server, device.serial, ("device",), timeout=GUARD_TIMEOUT_S)
     result = adb("-s", device.serial, "shell", "echo hi", timeout=GUARD_TIMEOUT_S)
@@ -282,7 +283,7 @@ def test_second_server_with_its_own_key_needs_the_user(loopback, adb_server, tmp
         adb_server_lib.wait_for_state(second, device.serial, ("unauthorized",), timeout=GUARD_TIMEOUT_S)
         assert adb_server_lib.devices(adb_server)[device.serial] == "device"
         # The server says `unauthorized` as it sends its public key: the device may not have it yet.
-        assert _wait_until(lambda: len(loopback_lib.pending_keys(device)) == 1)
+        wait_for(lambda: len(loopback_lib.pending_keys(device)) == 1, "one pending key", GUARD_TIMEOUT_S)
         loopback_lib.accept_pending_keys(device)
         adb_server_lib.wait_for_state(second, device.serial, ("device",), timeout=GUARD_TIMEOUT_S)
         env = {**os.environ, **adb_server_lib.ISOLATION_ENV, "HOME": str(second.home)}
@@ -321,20 +322,11 @@ def test_insecure_device_needs_no_key(loopback, adb):
 
 def test_key_accepted_under_reject_auth_gets_in_once_the_fault_is_lifted(loopback, adb_server):
     device = loopback.one(faults=Faults(reject_auth=True), trust_server=False)
-    assert _wait_until(lambda: len(loopback_lib.pending_keys(device)) == 1)
+    wait_for(lambda: len(loopback_lib.pending_keys(device)) == 1, "one pending key", GUARD_TIMEOUT_S)
     loopback_lib.accept_pending_keys(device)
     # Lifting the fault drops the connection; the server reconnects and its key, accepted above, gets in.
     device = loopback.set_faults(device, Faults())
     adb_server_lib.wait_for_state(adb_server, device.serial, ("device",), timeout=GUARD_TIMEOUT_S)
-
-
-def _wait_until(predicate, timeout: float = GUARD_TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_emulate_insecure_devices_need_no_key(tmp_path):

@@ -174,24 +174,16 @@ async def _drain(fd: int) -> None:
         pass
 
 
-async def _readable(fd: int) -> None:
+async def _ready(fd: int, writing: bool = False) -> None:
+    """Until `fd` can be read (or written) without blocking."""
     loop = asyncio.get_running_loop()
     ready = loop.create_future()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    add, remove = (loop.add_writer, loop.remove_writer) if writing else (loop.add_reader, loop.remove_reader)
+    add(fd, lambda: ready.done() or ready.set_result(None))
     try:
         await ready
     finally:
-        loop.remove_reader(fd)
-
-
-async def _writable(fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_writer(fd, lambda: ready.done() or ready.set_result(None))
-    try:
-        await ready
-    finally:
-        loop.remove_writer(fd)
+        remove(fd)
 
 
 async def _read(fd: int) -> bytes:
@@ -200,7 +192,7 @@ async def _read(fd: int) -> bytes:
         try:
             return os.read(fd, _READ_SIZE)
         except BlockingIOError:
-            await _readable(fd)
+            await _ready(fd)
         except OSError as error:
             if error.errno == errno.EIO:
                 return b""
@@ -212,7 +204,7 @@ async def _write_all(fd: int, data: memoryview) -> None:
         try:
             data = data[os.write(fd, data):]
         except BlockingIOError:
-            await _writable(fd)
+            await _ready(fd, writing=True)
 
 
 async def _pump_out(stream: Stream, fd: int, packet_id: int | None) -> None:
